@@ -78,6 +78,7 @@ type Reactor struct {
 	events  []poller.Event
 	notes   []note
 	cmds    []any
+	wakeups uint64
 	stopped bool
 	ran     bool
 }
@@ -174,6 +175,10 @@ func (r *Reactor) Poller() string { return r.poller.Name() }
 // Now is the time the loop last woke up: cheaper than time.Now in handlers
 // and the same for every event of one wake-up.
 func (r *Reactor) Now() time.Time { return r.now }
+
+// Wakeups counts the times the loop came back from waiting: for every
+// event batch, due timer or command. An idle reactor does not add to it.
+func (r *Reactor) Wakeups() uint64 { return r.wakeups }
 
 // RegisterListener adds a listener; its connections reach Accepted.
 func (r *Reactor) RegisterListener(l Listener) (ID, error) {
@@ -377,6 +382,7 @@ func (r *Reactor) loop() error {
 			return err
 		}
 		r.now = time.Now()
+		r.wakeups++
 		for _, ev := range r.events[:n] {
 			if e, ok := r.entries[ID(ev.Token)]; ok {
 				r.dispatch(e, ev.Flags)

@@ -1,0 +1,528 @@
+package reactor_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/iogate/iogate/poller"
+	"github.com/iogate/iogate/reactor"
+)
+
+// engines runs a test once per poll engine this system has: the reactor's
+// rules must not depend on the engine.
+func engines(t *testing.T, test func(t *testing.T, opts reactor.Options)) {
+	for _, name := range poller.Engines() {
+		t.Run(name, func(t *testing.T) { test(t, reactor.Options{Poller: name}) })
+	}
+}
+
+func TestEcho(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		svc := newRecorder()
+		svc.onReceived = func(r *reactor.Reactor, id reactor.ID, data []byte) {
+			if err := r.Send(id, data); err != nil {
+				t.Errorf("send: %v", err)
+			}
+		}
+		h := start(t, svc, opts)
+		tr, peer := socketpair(t)
+		id := h.register(tr)
+		for _, msg := range []string{"a", "hello", string(bytes.Repeat([]byte{'x'}, 60000))} {
+			writeAll(t, peer, []byte(msg))
+			if got := string(readFull(t, peer, len(msg))); got != msg {
+				t.Fatalf("echo of %d bytes came back as %d bytes", len(msg), len(got))
+			}
+			if got := h.receive(id, len(msg)); got != msg {
+				t.Fatalf("received %d bytes, want %d", len(got), len(msg))
+			}
+		}
+	})
+}
+
+func TestIDsAreNeverReused(t *testing.T) {
+	h := start(t, newRecorder(), reactor.Options{})
+	seen := map[reactor.ID]bool{}
+	var last reactor.ID
+	for range 20 {
+		tr, _ := socketpair(t)
+		id := h.register(tr)
+		if seen[id] || id <= last {
+			t.Fatalf("id %d after %d: reused or not increasing", id, last)
+		}
+		seen[id], last = true, id
+		var res reactor.Resource
+		h.do(func(r *reactor.Reactor) { res, _ = r.Unregister(id) })
+		res.Close() // the next socketpair reuses the descriptor numbers
+	}
+}
+
+// A resource closed and replaced on the same descriptor number in the middle
+// of an event batch must not receive the events of the one it replaced.
+func TestStaleEventsDoNotReachASuccessor(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		svc := newRecorder()
+		var ids []reactor.ID
+		trs := map[reactor.ID]*fdTransport{}
+		var successor reactor.ID
+		var succPeer int
+		svc.onReceived = func(r *reactor.Reactor, id reactor.ID, _ []byte) {
+			if successor != 0 {
+				return
+			}
+			// Replace every other resource; their events are already in the batch.
+			for _, other := range ids {
+				if other == id {
+					continue
+				}
+				res, err := r.Unregister(other)
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				fd := res.Fd()
+				res.Close()
+				fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if fds[0] != fd && fds[1] != fd {
+					t.Logf("descriptor %d not reused (got %v); the check is weaker", fd, fds)
+				}
+				unix.SetNonblock(fds[0], true)
+				successor, err = r.RegisterTransport(&fdTransport{fd: fds[0]})
+				if err != nil {
+					t.Error(err)
+				}
+				succPeer = fds[1]
+				return
+			}
+		}
+		h := start(t, svc, opts)
+		var peers []int
+		for range 2 {
+			tr, peer := socketpair(t)
+			id := h.register(tr)
+			ids = append(ids, id)
+			trs[id] = tr
+			peers = append(peers, peer)
+		}
+		// Both hang up before the loop wakes: one batch. Were the replaced
+		// one's hangup delivered to its successor, the successor would be
+		// disconnected.
+		h.do(func(*reactor.Reactor) {
+			for _, p := range peers {
+				writeAll(t, p, []byte("x"))
+				unix.Shutdown(p, unix.SHUT_WR)
+			}
+		})
+		first := h.next()
+		if first.kind != "received" {
+			t.Fatalf("want received, got %v", first)
+		}
+		if e := h.next(); e.kind != "disconnected" || e.id != first.id {
+			t.Fatalf("want the first one disconnected, got %v", e)
+		}
+		h.noEvent()
+		if successor == 0 {
+			t.Fatal("the successor was not registered")
+		}
+		t.Cleanup(func() { unix.Close(succPeer) })
+		writeAll(t, succPeer, []byte("y"))
+		if got := h.receive(successor, 1); got != "y" {
+			t.Fatalf("successor got %q", got)
+		}
+	})
+}
+
+// A peer that never reads: the reactor buffers up to the limits, reports
+// Congested at High, refuses beyond Max, and reports Drained once the peer
+// reads. Write interest is dropped once the buffer is empty: the loop then
+// sleeps, which Wakeups shows.
+func TestBackpressure(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		opts.Limits = reactor.Limits{Low: 4 << 10, High: 64 << 10, Max: 256 << 10}
+		h := start(t, newRecorder(), opts)
+		tr, peer := socketpair(t)
+		id := h.register(tr)
+		chunk := bytes.Repeat([]byte{'z'}, 8<<10)
+		sent := 0
+		var overflow error
+		h.do(func(r *reactor.Reactor) {
+			for range 10000 {
+				if err := r.Send(id, chunk); err != nil {
+					overflow = err
+					break
+				}
+				sent += len(chunk)
+			}
+			if p := r.Pending(id); p > opts.Limits.Max || p < opts.Limits.High {
+				t.Errorf("pending %d, want between High and Max", p)
+			}
+		})
+		if !errors.Is(overflow, reactor.ErrOverflow) {
+			t.Fatalf("send beyond Max: %v, want ErrOverflow", overflow)
+		}
+		h.expect("congested", id)
+		// The peer reads everything: Drained, and all bytes arrive in order.
+		got := readFull(t, peer, sent)
+		if !bytes.Equal(got, bytes.Repeat([]byte{'z'}, sent)) {
+			t.Fatal("data corrupted")
+		}
+		h.expect("drained", id)
+		h.do(func(r *reactor.Reactor) {
+			if p := r.Pending(id); p != 0 {
+				t.Errorf("pending %d after drain", p)
+			}
+		})
+		assertIdle(t, h)
+	})
+}
+
+// assertIdle checks the loop sleeps between commands: each round trip must
+// cost exactly one wake-up. A descriptor left with write interest, or a
+// periodic tick, would add more.
+func assertIdle(t *testing.T, h *harness) {
+	t.Helper()
+	var before, after uint64
+	h.do(func(r *reactor.Reactor) { before = r.Wakeups() })
+	const rounds = 20
+	for range rounds {
+		h.do(func(*reactor.Reactor) {})
+	}
+	h.do(func(r *reactor.Reactor) { after = r.Wakeups() })
+	if got := after - before; got != rounds+1 {
+		t.Fatalf("%d wake-ups for %d commands: the loop is not idle", got, rounds+1)
+	}
+}
+
+func TestIdleLoopSleeps(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		h := start(t, newRecorder(), opts)
+		tr, _ := socketpair(t)
+		h.register(tr)
+		assertIdle(t, h)
+	})
+}
+
+func TestHangupDeliversRemainingData(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		for _, paused := range []bool{false, true} {
+			h := start(t, newRecorder(), opts)
+			tr, peer := socketpair(t)
+			id := h.register(tr)
+			if paused {
+				h.do(func(r *reactor.Reactor) { r.Pause(id) })
+			}
+			msg := bytes.Repeat([]byte("0123456789"), 20000) // more than one read buffer
+			h.do(func(*reactor.Reactor) {
+				writeAll(t, peer, msg)
+				unix.Shutdown(peer, unix.SHUT_WR)
+			})
+			var got []byte
+			for {
+				e := h.next()
+				if e.kind == "received" {
+					got = append(got, e.data...)
+					continue
+				}
+				if e.kind != "disconnected" || e.id != id {
+					t.Fatalf("want disconnected, got %v", e)
+				}
+				if !errors.Is(e.err, io.EOF) {
+					t.Errorf("cause %v, want EOF", e.err)
+				}
+				if e.res != tr {
+					t.Error("the resource handed back is not the one registered")
+				}
+				break
+			}
+			if !bytes.Equal(got, msg) {
+				t.Fatalf("paused=%v: got %d bytes, want %d", paused, len(got), len(msg))
+			}
+			h.do(func(r *reactor.Reactor) {
+				if err := r.Send(id, []byte("x")); !errors.Is(err, reactor.ErrNotRegistered) {
+					t.Errorf("send after disconnect: %v", err)
+				}
+			})
+			h.stop()
+		}
+	})
+}
+
+// A pipe's read end sees a hangup, not a read of zero, when the writer goes.
+func TestPipeHangup(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		h := start(t, newRecorder(), opts)
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		tr := &fdTransport{fd: p[0]}
+		id := h.register(tr)
+		writeAll(t, p[1], []byte("last words"))
+		unix.Close(p[1])
+		if got := h.receive(id, len("last words")); got != "last words" {
+			t.Fatalf("got %q", got)
+		}
+		e := h.expect("disconnected", id)
+		if e.err == nil {
+			t.Fatal("no cause")
+		}
+		tr.Close()
+	})
+}
+
+func TestWriteToClosedPeer(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		h := start(t, newRecorder(), opts)
+		tr, peer := socketpair(t)
+		id := h.register(tr)
+		unix.Close(peer)
+		var sendErr error
+		h.do(func(r *reactor.Reactor) {
+			for sendErr == nil {
+				sendErr = r.Send(id, make([]byte, 1024))
+			}
+		})
+		e := h.expect("disconnected", id)
+		if e.err == nil || (!errors.Is(e.err, syscall.EPIPE) && !errors.Is(e.err, syscall.ECONNRESET) && !errors.Is(e.err, io.EOF)) {
+			t.Fatalf("cause %v", e.err)
+		}
+		if sendErr == nil || errors.Is(sendErr, reactor.ErrOverflow) {
+			t.Fatalf("send error %v", sendErr)
+		}
+	})
+}
+
+func TestPauseResume(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		h := start(t, newRecorder(), opts)
+		tr, peer := socketpair(t)
+		id := h.register(tr)
+		h.do(func(r *reactor.Reactor) { r.Pause(id) })
+		writeAll(t, peer, []byte("held"))
+		h.noEvent()
+		assertIdle(t, h) // paused and readable must not spin
+		h.do(func(r *reactor.Reactor) { r.Resume(id) })
+		if got := h.receive(id, 4); got != "held" {
+			t.Fatalf("got %q", got)
+		}
+	})
+}
+
+func TestUnregisterHandsBack(t *testing.T) {
+	h := start(t, newRecorder(), reactor.Options{})
+	tr, peer := socketpair(t)
+	id := h.register(tr)
+	var res reactor.Resource
+	h.do(func(r *reactor.Reactor) {
+		var err error
+		if res, err = r.Unregister(id); err != nil {
+			t.Error(err)
+		}
+		if _, err := r.Unregister(id); !errors.Is(err, reactor.ErrNotRegistered) {
+			t.Errorf("second unregister: %v", err)
+		}
+	})
+	if res != tr {
+		t.Fatal("Unregister returned another resource")
+	}
+	writeAll(t, peer, []byte("after"))
+	h.noEvent()
+	// Still open: the reactor closes nothing.
+	if got := string(readFullNB(t, tr, 5)); got != "after" {
+		t.Fatalf("got %q", got)
+	}
+	tr.Close()
+}
+
+func readFullNB(t *testing.T, tr *fdTransport, n int) []byte {
+	t.Helper()
+	unix.SetNonblock(tr.fd, false)
+	return readFull(t, tr.fd, n)
+}
+
+func TestShutdownHandsBackEverything(t *testing.T) {
+	svc := newRecorder()
+	h := start(t, svc, reactor.Options{})
+	want := map[reactor.ID]reactor.Resource{}
+	for range 3 {
+		tr, _ := socketpair(t)
+		want[h.register(tr)] = tr
+	}
+	ctl := h.r.Controller()
+	h.stop()
+	e := h.next()
+	if e.kind != "shutdown" || len(e.held) != len(want) {
+		t.Fatalf("got %v with %d resources, want shutdown with %d", e, len(e.held), len(want))
+	}
+	for id, res := range want {
+		if e.held[id] != res {
+			t.Errorf("resource %d not handed back", id)
+		}
+		res.Close()
+	}
+	select {
+	case e := <-svc.events:
+		t.Fatalf("event after shutdown: %v", e)
+	default:
+	}
+	if err := ctl.Send("late"); !errors.Is(err, reactor.ErrStopped) {
+		t.Fatalf("send after stop: %v", err)
+	}
+}
+
+func TestTimers(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		h := start(t, newRecorder(), opts)
+		var a, b, c, late, cancelled reactor.TimerID
+		h.do(func(r *reactor.Reactor) {
+			late = r.SetTimer(40 * time.Millisecond)
+			cancelled = r.SetTimer(time.Millisecond)
+			a = r.SetTimer(10 * time.Millisecond)
+			b = r.SetTimer(10 * time.Millisecond)
+			c = r.SetTimer(10 * time.Millisecond)
+			if !r.CancelTimer(cancelled) {
+				t.Error("cancel of an armed timer failed")
+			}
+			if r.CancelTimer(cancelled) {
+				t.Error("second cancel succeeded")
+			}
+		})
+		var fired []reactor.TimerID
+		for len(fired) < 4 {
+			e := h.next()
+			if e.kind != "timer" {
+				t.Fatalf("got %v", e)
+			}
+			fired = append(fired, e.timer)
+		}
+		want := []reactor.TimerID{a, b, c, late}
+		for i := range want {
+			if fired[i] != want[i] {
+				t.Fatalf("fired %v, want %v (cancelled %d)", fired, want, cancelled)
+			}
+		}
+		h.do(func(r *reactor.Reactor) {
+			if r.CancelTimer(a) {
+				t.Error("cancel after firing succeeded")
+			}
+		})
+		assertIdle(t, h)
+	})
+}
+
+func TestControllerFromManyGoroutines(t *testing.T) {
+	svc := newRecorder()
+	h := start(t, svc, reactor.Options{})
+	const senders, each = 8, 200
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := h.r.Controller().Send([2]int{s, i}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	next := make([]int, senders)
+	for range senders * each {
+		e := h.next()
+		var s, i int
+		if _, err := fmtSscan(e.data, &s, &i); err != nil || e.kind != "command" {
+			t.Fatalf("got %v", e)
+		}
+		if i != next[s] {
+			t.Fatalf("sender %d: command %d arrived before %d", s, i, next[s])
+		}
+		next[s]++
+	}
+}
+
+func TestConnect(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		h := start(t, newRecorder(), opts)
+		ln, port := listenLoopback(t)
+		c := dialNonblocking(t, port)
+		var id reactor.ID
+		h.do(func(r *reactor.Reactor) {
+			var err error
+			if id, err = r.Connect(c); err != nil {
+				t.Error(err)
+			}
+			// Queued until connected.
+			if err := r.Send(id, []byte("early")); err != nil {
+				t.Error(err)
+			}
+		})
+		h.expect("connected", id)
+		peer := acceptBlocking(t, ln)
+		if got := string(readFull(t, peer, 5)); got != "early" {
+			t.Fatalf("got %q", got)
+		}
+		writeAll(t, peer, []byte("back"))
+		if got := h.receive(id, 4); got != "back" {
+			t.Fatalf("got %q", got)
+		}
+
+		// Refused: nothing listens on the port any more.
+		unix.Close(ln)
+		refused := dialNonblocking(t, port)
+		var rid reactor.ID
+		h.do(func(r *reactor.Reactor) { rid, _ = r.Connect(refused) })
+		e := h.expect("disconnected", rid)
+		if !errors.Is(e.err, syscall.ECONNREFUSED) {
+			t.Fatalf("cause %v, want ECONNREFUSED", e.err)
+		}
+	})
+}
+
+func TestSendToUnknown(t *testing.T) {
+	h := start(t, newRecorder(), reactor.Options{})
+	h.do(func(r *reactor.Reactor) {
+		if err := r.Send(12345, []byte("x")); !errors.Is(err, reactor.ErrNotRegistered) {
+			t.Errorf("got %v", err)
+		}
+		if err := r.Pause(12345); !errors.Is(err, reactor.ErrNotRegistered) {
+			t.Errorf("got %v", err)
+		}
+	})
+}
+
+func TestRegisterRefusesRegularFile(t *testing.T) {
+	h := start(t, newRecorder(), reactor.Options{})
+	f, err := unix.Open(t.TempDir()+"/plain", unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(f)
+	h.do(func(r *reactor.Reactor) {
+		if _, err := r.RegisterTransport(&fdTransport{fd: f}); !errors.Is(err, poller.ErrNotPollable) {
+			t.Errorf("got %v, want ErrNotPollable", err)
+		}
+	})
+}
+
+func TestLimitsValidated(t *testing.T) {
+	for _, l := range []reactor.Limits{{Low: 10, High: 5, Max: 20}, {Low: 1, High: 30, Max: 20}, {Low: -1, High: 2, Max: 3}} {
+		if _, err := reactor.New(newRecorder(), reactor.Options{Limits: l}); err == nil {
+			t.Errorf("limits %+v accepted", l)
+		}
+	}
+	if _, err := reactor.New(newRecorder(), reactor.Options{Poller: "nope"}); !errors.Is(err, poller.ErrUnknownEngine) {
+		t.Errorf("unknown engine: %v", err)
+	}
+}
