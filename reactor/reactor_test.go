@@ -13,6 +13,7 @@ import (
 
 	"github.com/iogate/iogate/poller"
 	"github.com/iogate/iogate/reactor"
+	"github.com/iogate/iogate/reactor/reactortest"
 )
 
 // engines runs a test once per poll engine this system has: the reactor's
@@ -25,21 +26,21 @@ func engines(t *testing.T, test func(t *testing.T, opts reactor.Options)) {
 
 func TestEcho(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
-		svc := newRecorder()
-		svc.onReceived = func(r *reactor.Reactor, id reactor.ID, data []byte) {
+		svc := reactortest.NewRecorder()
+		svc.OnReceived = func(r *reactor.Reactor, id reactor.ID, data []byte) {
 			if err := r.Send(id, data); err != nil {
 				t.Errorf("send: %v", err)
 			}
 		}
-		h := start(t, svc, opts)
+		h := reactortest.Start(t, svc, opts)
 		tr, peer := socketpair(t)
-		id := h.register(tr)
+		id := h.Register(tr)
 		for _, msg := range []string{"a", "hello", string(bytes.Repeat([]byte{'x'}, 60000))} {
 			writeAll(t, peer, []byte(msg))
 			if got := string(readFull(t, peer, len(msg))); got != msg {
 				t.Fatalf("echo of %d bytes came back as %d bytes", len(msg), len(got))
 			}
-			if got := h.receive(id, len(msg)); got != msg {
+			if got := h.Receive(id, len(msg)); got != msg {
 				t.Fatalf("received %d bytes, want %d", len(got), len(msg))
 			}
 		}
@@ -47,18 +48,18 @@ func TestEcho(t *testing.T) {
 }
 
 func TestIDsAreNeverReused(t *testing.T) {
-	h := start(t, newRecorder(), reactor.Options{})
+	h := reactortest.Start(t, reactortest.NewRecorder(), reactor.Options{})
 	seen := map[reactor.ID]bool{}
 	var last reactor.ID
 	for range 20 {
 		tr, _ := socketpair(t)
-		id := h.register(tr)
+		id := h.Register(tr)
 		if seen[id] || id <= last {
 			t.Fatalf("id %d after %d: reused or not increasing", id, last)
 		}
 		seen[id], last = true, id
 		var res reactor.Resource
-		h.do(func(r *reactor.Reactor) { res, _ = r.Unregister(id) })
+		h.Do(func(r *reactor.Reactor) { res, _ = r.Unregister(id) })
 		res.Close() // the next socketpair reuses the descriptor numbers
 	}
 }
@@ -67,12 +68,12 @@ func TestIDsAreNeverReused(t *testing.T) {
 // of an event batch must not receive the events of the one it replaced.
 func TestStaleEventsDoNotReachASuccessor(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
-		svc := newRecorder()
+		svc := reactortest.NewRecorder()
 		var ids []reactor.ID
 		trs := map[reactor.ID]*fdTransport{}
 		var successor reactor.ID
 		var succPeer int
-		svc.onReceived = func(r *reactor.Reactor, id reactor.ID, _ []byte) {
+		svc.OnReceived = func(r *reactor.Reactor, id reactor.ID, _ []byte) {
 			if successor != 0 {
 				return
 			}
@@ -105,11 +106,11 @@ func TestStaleEventsDoNotReachASuccessor(t *testing.T) {
 				return
 			}
 		}
-		h := start(t, svc, opts)
+		h := reactortest.Start(t, svc, opts)
 		var peers []int
 		for range 2 {
 			tr, peer := socketpair(t)
-			id := h.register(tr)
+			id := h.Register(tr)
 			ids = append(ids, id)
 			trs[id] = tr
 			peers = append(peers, peer)
@@ -117,26 +118,26 @@ func TestStaleEventsDoNotReachASuccessor(t *testing.T) {
 		// Both hang up before the loop wakes: one batch. Were the replaced
 		// one's hangup delivered to its successor, the successor would be
 		// disconnected.
-		h.do(func(*reactor.Reactor) {
+		h.Do(func(*reactor.Reactor) {
 			for _, p := range peers {
 				writeAll(t, p, []byte("x"))
 				unix.Shutdown(p, unix.SHUT_WR)
 			}
 		})
-		first := h.next()
-		if first.kind != "received" {
+		first := h.Next()
+		if first.Kind != "received" {
 			t.Fatalf("want received, got %v", first)
 		}
-		if e := h.next(); e.kind != "disconnected" || e.id != first.id {
+		if e := h.Next(); e.Kind != "disconnected" || e.ID != first.ID {
 			t.Fatalf("want the first one disconnected, got %v", e)
 		}
-		h.noEvent()
+		h.NoEvent()
 		if successor == 0 {
 			t.Fatal("the successor was not registered")
 		}
 		t.Cleanup(func() { unix.Close(succPeer) })
 		writeAll(t, succPeer, []byte("y"))
-		if got := h.receive(successor, 1); got != "y" {
+		if got := h.Receive(successor, 1); got != "y" {
 			t.Fatalf("successor got %q", got)
 		}
 	})
@@ -149,13 +150,13 @@ func TestStaleEventsDoNotReachASuccessor(t *testing.T) {
 func TestBackpressure(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
 		opts.Limits = reactor.Limits{Low: 4 << 10, High: 64 << 10, Max: 256 << 10}
-		h := start(t, newRecorder(), opts)
+		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 		tr, peer := socketpair(t)
-		id := h.register(tr)
+		id := h.Register(tr)
 		chunk := bytes.Repeat([]byte{'z'}, 8<<10)
 		sent := 0
 		var overflow error
-		h.do(func(r *reactor.Reactor) {
+		h.Do(func(r *reactor.Reactor) {
 			for range 10000 {
 				if err := r.Send(id, chunk); err != nil {
 					overflow = err
@@ -170,14 +171,14 @@ func TestBackpressure(t *testing.T) {
 		if !errors.Is(overflow, reactor.ErrOverflow) {
 			t.Fatalf("send beyond Max: %v, want ErrOverflow", overflow)
 		}
-		h.expect("congested", id)
+		h.Expect("congested", id)
 		// The peer reads everything: Drained, and all bytes arrive in order.
 		got := readFull(t, peer, sent)
 		if !bytes.Equal(got, bytes.Repeat([]byte{'z'}, sent)) {
 			t.Fatal("data corrupted")
 		}
-		h.expect("drained", id)
-		h.do(func(r *reactor.Reactor) {
+		h.Expect("drained", id)
+		h.Do(func(r *reactor.Reactor) {
 			if p := r.Pending(id); p != 0 {
 				t.Errorf("pending %d after drain", p)
 			}
@@ -189,15 +190,15 @@ func TestBackpressure(t *testing.T) {
 // assertIdle checks the loop sleeps between commands: each round trip must
 // cost exactly one wake-up. A descriptor left with write interest, or a
 // periodic tick, would add more.
-func assertIdle(t *testing.T, h *harness) {
+func assertIdle(t *testing.T, h *reactortest.Loop) {
 	t.Helper()
 	var before, after uint64
-	h.do(func(r *reactor.Reactor) { before = r.Wakeups() })
+	h.Do(func(r *reactor.Reactor) { before = r.Wakeups() })
 	const rounds = 20
 	for range rounds {
-		h.do(func(*reactor.Reactor) {})
+		h.Do(func(*reactor.Reactor) {})
 	}
-	h.do(func(r *reactor.Reactor) { after = r.Wakeups() })
+	h.Do(func(r *reactor.Reactor) { after = r.Wakeups() })
 	if got := after - before; got != rounds+1 {
 		t.Fatalf("%d wake-ups for %d commands: the loop is not idle", got, rounds+1)
 	}
@@ -205,9 +206,9 @@ func assertIdle(t *testing.T, h *harness) {
 
 func TestIdleLoopSleeps(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
-		h := start(t, newRecorder(), opts)
+		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 		tr, _ := socketpair(t)
-		h.register(tr)
+		h.Register(tr)
 		assertIdle(t, h)
 	})
 }
@@ -215,31 +216,31 @@ func TestIdleLoopSleeps(t *testing.T) {
 func TestHangupDeliversRemainingData(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
 		for _, paused := range []bool{false, true} {
-			h := start(t, newRecorder(), opts)
+			h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 			tr, peer := socketpair(t)
-			id := h.register(tr)
+			id := h.Register(tr)
 			if paused {
-				h.do(func(r *reactor.Reactor) { r.Pause(id) })
+				h.Do(func(r *reactor.Reactor) { r.Pause(id) })
 			}
 			msg := bytes.Repeat([]byte("0123456789"), 20000) // more than one read buffer
-			h.do(func(*reactor.Reactor) {
+			h.Do(func(*reactor.Reactor) {
 				writeAll(t, peer, msg)
 				unix.Shutdown(peer, unix.SHUT_WR)
 			})
 			var got []byte
 			for {
-				e := h.next()
-				if e.kind == "received" {
-					got = append(got, e.data...)
+				e := h.Next()
+				if e.Kind == "received" {
+					got = append(got, e.Data...)
 					continue
 				}
-				if e.kind != "disconnected" || e.id != id {
+				if e.Kind != "disconnected" || e.ID != id {
 					t.Fatalf("want disconnected, got %v", e)
 				}
-				if !errors.Is(e.err, io.EOF) {
-					t.Errorf("cause %v, want EOF", e.err)
+				if !errors.Is(e.Err, io.EOF) {
+					t.Errorf("cause %v, want EOF", e.Err)
 				}
-				if e.res != tr {
+				if e.Res != tr {
 					t.Error("the resource handed back is not the one registered")
 				}
 				break
@@ -247,12 +248,12 @@ func TestHangupDeliversRemainingData(t *testing.T) {
 			if !bytes.Equal(got, msg) {
 				t.Fatalf("paused=%v: got %d bytes, want %d", paused, len(got), len(msg))
 			}
-			h.do(func(r *reactor.Reactor) {
+			h.Do(func(r *reactor.Reactor) {
 				if err := r.Send(id, []byte("x")); !errors.Is(err, reactor.ErrNotRegistered) {
 					t.Errorf("send after disconnect: %v", err)
 				}
 			})
-			h.stop()
+			h.Stop()
 		}
 	})
 }
@@ -260,20 +261,20 @@ func TestHangupDeliversRemainingData(t *testing.T) {
 // A pipe's read end sees a hangup, not a read of zero, when the writer goes.
 func TestPipeHangup(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
-		h := start(t, newRecorder(), opts)
+		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 		var p [2]int
 		if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
 			t.Fatal(err)
 		}
 		tr := &fdTransport{fd: p[0]}
-		id := h.register(tr)
+		id := h.Register(tr)
 		writeAll(t, p[1], []byte("last words"))
 		unix.Close(p[1])
-		if got := h.receive(id, len("last words")); got != "last words" {
+		if got := h.Receive(id, len("last words")); got != "last words" {
 			t.Fatalf("got %q", got)
 		}
-		e := h.expect("disconnected", id)
-		if e.err == nil {
+		e := h.Expect("disconnected", id)
+		if e.Err == nil {
 			t.Fatal("no cause")
 		}
 		tr.Close()
@@ -282,19 +283,19 @@ func TestPipeHangup(t *testing.T) {
 
 func TestWriteToClosedPeer(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
-		h := start(t, newRecorder(), opts)
+		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 		tr, peer := socketpair(t)
-		id := h.register(tr)
+		id := h.Register(tr)
 		unix.Close(peer)
 		var sendErr error
-		h.do(func(r *reactor.Reactor) {
+		h.Do(func(r *reactor.Reactor) {
 			for sendErr == nil {
 				sendErr = r.Send(id, make([]byte, 1024))
 			}
 		})
-		e := h.expect("disconnected", id)
-		if e.err == nil || (!errors.Is(e.err, syscall.EPIPE) && !errors.Is(e.err, syscall.ECONNRESET) && !errors.Is(e.err, io.EOF)) {
-			t.Fatalf("cause %v", e.err)
+		e := h.Expect("disconnected", id)
+		if e.Err == nil || (!errors.Is(e.Err, syscall.EPIPE) && !errors.Is(e.Err, syscall.ECONNRESET) && !errors.Is(e.Err, io.EOF)) {
+			t.Fatalf("cause %v", e.Err)
 		}
 		if sendErr == nil || errors.Is(sendErr, reactor.ErrOverflow) {
 			t.Fatalf("send error %v", sendErr)
@@ -304,26 +305,26 @@ func TestWriteToClosedPeer(t *testing.T) {
 
 func TestPauseResume(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
-		h := start(t, newRecorder(), opts)
+		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 		tr, peer := socketpair(t)
-		id := h.register(tr)
-		h.do(func(r *reactor.Reactor) { r.Pause(id) })
+		id := h.Register(tr)
+		h.Do(func(r *reactor.Reactor) { r.Pause(id) })
 		writeAll(t, peer, []byte("held"))
-		h.noEvent()
+		h.NoEvent()
 		assertIdle(t, h) // paused and readable must not spin
-		h.do(func(r *reactor.Reactor) { r.Resume(id) })
-		if got := h.receive(id, 4); got != "held" {
+		h.Do(func(r *reactor.Reactor) { r.Resume(id) })
+		if got := h.Receive(id, 4); got != "held" {
 			t.Fatalf("got %q", got)
 		}
 	})
 }
 
 func TestUnregisterHandsBack(t *testing.T) {
-	h := start(t, newRecorder(), reactor.Options{})
+	h := reactortest.Start(t, reactortest.NewRecorder(), reactor.Options{})
 	tr, peer := socketpair(t)
-	id := h.register(tr)
+	id := h.Register(tr)
 	var res reactor.Resource
-	h.do(func(r *reactor.Reactor) {
+	h.Do(func(r *reactor.Reactor) {
 		var err error
 		if res, err = r.Unregister(id); err != nil {
 			t.Error(err)
@@ -336,7 +337,7 @@ func TestUnregisterHandsBack(t *testing.T) {
 		t.Fatal("Unregister returned another resource")
 	}
 	writeAll(t, peer, []byte("after"))
-	h.noEvent()
+	h.NoEvent()
 	// Still open: the reactor closes nothing.
 	if got := string(readFullNB(t, tr, 5)); got != "after" {
 		t.Fatalf("got %q", got)
@@ -351,27 +352,27 @@ func readFullNB(t *testing.T, tr *fdTransport, n int) []byte {
 }
 
 func TestShutdownHandsBackEverything(t *testing.T) {
-	svc := newRecorder()
-	h := start(t, svc, reactor.Options{})
+	svc := reactortest.NewRecorder()
+	h := reactortest.Start(t, svc, reactor.Options{})
 	want := map[reactor.ID]reactor.Resource{}
 	for range 3 {
 		tr, _ := socketpair(t)
-		want[h.register(tr)] = tr
+		want[h.Register(tr)] = tr
 	}
-	ctl := h.r.Controller()
-	h.stop()
-	e := h.next()
-	if e.kind != "shutdown" || len(e.held) != len(want) {
-		t.Fatalf("got %v with %d resources, want shutdown with %d", e, len(e.held), len(want))
+	ctl := h.R.Controller()
+	h.Stop()
+	e := h.Next()
+	if e.Kind != "shutdown" || len(e.Held) != len(want) {
+		t.Fatalf("got %v with %d resources, want shutdown with %d", e, len(e.Held), len(want))
 	}
 	for id, res := range want {
-		if e.held[id] != res {
+		if e.Held[id] != res {
 			t.Errorf("resource %d not handed back", id)
 		}
 		res.Close()
 	}
 	select {
-	case e := <-svc.events:
+	case e := <-svc.Events:
 		t.Fatalf("event after shutdown: %v", e)
 	default:
 	}
@@ -382,9 +383,9 @@ func TestShutdownHandsBackEverything(t *testing.T) {
 
 func TestTimers(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
-		h := start(t, newRecorder(), opts)
+		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 		var a, b, c, late, cancelled reactor.TimerID
-		h.do(func(r *reactor.Reactor) {
+		h.Do(func(r *reactor.Reactor) {
 			late = r.SetTimer(40 * time.Millisecond)
 			cancelled = r.SetTimer(time.Millisecond)
 			a = r.SetTimer(10 * time.Millisecond)
@@ -399,11 +400,11 @@ func TestTimers(t *testing.T) {
 		})
 		var fired []reactor.TimerID
 		for len(fired) < 4 {
-			e := h.next()
-			if e.kind != "timer" {
+			e := h.Next()
+			if e.Kind != "timer" {
 				t.Fatalf("got %v", e)
 			}
-			fired = append(fired, e.timer)
+			fired = append(fired, e.Timer)
 		}
 		want := []reactor.TimerID{a, b, c, late}
 		for i := range want {
@@ -411,7 +412,7 @@ func TestTimers(t *testing.T) {
 				t.Fatalf("fired %v, want %v (cancelled %d)", fired, want, cancelled)
 			}
 		}
-		h.do(func(r *reactor.Reactor) {
+		h.Do(func(r *reactor.Reactor) {
 			if r.CancelTimer(a) {
 				t.Error("cancel after firing succeeded")
 			}
@@ -421,8 +422,8 @@ func TestTimers(t *testing.T) {
 }
 
 func TestControllerFromManyGoroutines(t *testing.T) {
-	svc := newRecorder()
-	h := start(t, svc, reactor.Options{})
+	svc := reactortest.NewRecorder()
+	h := reactortest.Start(t, svc, reactor.Options{})
 	const senders, each = 8, 200
 	var wg sync.WaitGroup
 	for s := range senders {
@@ -430,7 +431,7 @@ func TestControllerFromManyGoroutines(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if err := h.r.Controller().Send([2]int{s, i}); err != nil {
+				if err := h.R.Controller().Send([2]int{s, i}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -440,9 +441,9 @@ func TestControllerFromManyGoroutines(t *testing.T) {
 	wg.Wait()
 	next := make([]int, senders)
 	for range senders * each {
-		e := h.next()
+		e := h.Next()
 		var s, i int
-		if _, err := fmtSscan(e.data, &s, &i); err != nil || e.kind != "command" {
+		if _, err := fmtSscan(e.Data, &s, &i); err != nil || e.Kind != "command" {
 			t.Fatalf("got %v", e)
 		}
 		if i != next[s] {
@@ -454,11 +455,11 @@ func TestControllerFromManyGoroutines(t *testing.T) {
 
 func TestConnect(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
-		h := start(t, newRecorder(), opts)
+		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 		ln, port := listenLoopback(t)
 		c := dialNonblocking(t, port)
 		var id reactor.ID
-		h.do(func(r *reactor.Reactor) {
+		h.Do(func(r *reactor.Reactor) {
 			var err error
 			if id, err = r.Connect(c); err != nil {
 				t.Error(err)
@@ -468,13 +469,13 @@ func TestConnect(t *testing.T) {
 				t.Error(err)
 			}
 		})
-		h.expect("connected", id)
+		h.Expect("connected", id)
 		peer := acceptBlocking(t, ln)
 		if got := string(readFull(t, peer, 5)); got != "early" {
 			t.Fatalf("got %q", got)
 		}
 		writeAll(t, peer, []byte("back"))
-		if got := h.receive(id, 4); got != "back" {
+		if got := h.Receive(id, 4); got != "back" {
 			t.Fatalf("got %q", got)
 		}
 
@@ -482,17 +483,17 @@ func TestConnect(t *testing.T) {
 		unix.Close(ln)
 		refused := dialNonblocking(t, port)
 		var rid reactor.ID
-		h.do(func(r *reactor.Reactor) { rid, _ = r.Connect(refused) })
-		e := h.expect("disconnected", rid)
-		if !errors.Is(e.err, syscall.ECONNREFUSED) {
-			t.Fatalf("cause %v, want ECONNREFUSED", e.err)
+		h.Do(func(r *reactor.Reactor) { rid, _ = r.Connect(refused) })
+		e := h.Expect("disconnected", rid)
+		if !errors.Is(e.Err, syscall.ECONNREFUSED) {
+			t.Fatalf("cause %v, want ECONNREFUSED", e.Err)
 		}
 	})
 }
 
 func TestSendToUnknown(t *testing.T) {
-	h := start(t, newRecorder(), reactor.Options{})
-	h.do(func(r *reactor.Reactor) {
+	h := reactortest.Start(t, reactortest.NewRecorder(), reactor.Options{})
+	h.Do(func(r *reactor.Reactor) {
 		if err := r.Send(12345, []byte("x")); !errors.Is(err, reactor.ErrNotRegistered) {
 			t.Errorf("got %v", err)
 		}
@@ -503,13 +504,13 @@ func TestSendToUnknown(t *testing.T) {
 }
 
 func TestRegisterRefusesRegularFile(t *testing.T) {
-	h := start(t, newRecorder(), reactor.Options{})
+	h := reactortest.Start(t, reactortest.NewRecorder(), reactor.Options{})
 	f, err := unix.Open(t.TempDir()+"/plain", unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(f)
-	h.do(func(r *reactor.Reactor) {
+	h.Do(func(r *reactor.Reactor) {
 		if _, err := r.RegisterTransport(&fdTransport{fd: f}); !errors.Is(err, poller.ErrNotPollable) {
 			t.Errorf("got %v, want ErrNotPollable", err)
 		}
@@ -518,11 +519,11 @@ func TestRegisterRefusesRegularFile(t *testing.T) {
 
 func TestLimitsValidated(t *testing.T) {
 	for _, l := range []reactor.Limits{{Low: 10, High: 5, Max: 20}, {Low: 1, High: 30, Max: 20}, {Low: -1, High: 2, Max: 3}} {
-		if _, err := reactor.New(newRecorder(), reactor.Options{Limits: l}); err == nil {
+		if _, err := reactor.New(reactortest.NewRecorder(), reactor.Options{Limits: l}); err == nil {
 			t.Errorf("limits %+v accepted", l)
 		}
 	}
-	if _, err := reactor.New(newRecorder(), reactor.Options{Poller: "nope"}); !errors.Is(err, poller.ErrUnknownEngine) {
+	if _, err := reactor.New(reactortest.NewRecorder(), reactor.Options{Poller: "nope"}); !errors.Is(err, poller.ErrUnknownEngine) {
 		t.Errorf("unknown engine: %v", err)
 	}
 }
