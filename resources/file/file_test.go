@@ -113,27 +113,27 @@ func TestRefusesWhatCannotBePolled(t *testing.T) {
 // A character device is read and written through the reactor like any
 // transport.
 func TestCharacterDevice(t *testing.T) {
-	zero, err := file.Open("/dev/zero", file.ReadWrite)
+	random, err := file.Open("/dev/random", file.ReadWrite)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if zero.Kind() != file.CharDevice {
-		t.Fatalf("kind %v", zero.Kind())
+	if random.Kind() != file.CharDevice {
+		t.Fatalf("kind %v", random.Kind())
 	}
 	svc := reactortest.NewRecorder()
 	svc.OnReceived = func(r *reactor.Reactor, id reactor.ID, _ []byte) { r.Pause(id) } // one read is enough
 	loop := reactortest.Start(t, svc, reactor.Options{})
-	id := loop.Register(zero)
+	id := loop.Register(random)
 	e := loop.Expect("received", id)
-	if len(e.Data) == 0 || strings.Trim(e.Data, "\x00") != "" {
-		t.Fatalf("got %q from /dev/zero", e.Data)
+	if len(e.Data) == 0 {
+		t.Fatal("nothing read from /dev/random")
 	}
 	loop.Do(func(r *reactor.Reactor) {
 		if err := r.Send(id, bytes.Repeat([]byte("x"), 1<<16)); err != nil {
 			t.Error(err)
 		}
 		if r.Pending(id) != 0 {
-			t.Error("/dev/zero did not take everything")
+			t.Error("/dev/random did not take everything")
 		}
 	})
 }
