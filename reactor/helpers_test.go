@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-
 )
 
 // fdTransport is the smallest real transport: a non-blocking descriptor
