@@ -1,0 +1,249 @@
+// Command benchrun runs iogate's benchmarks against their peers and writes
+// the results into BENCHMARKS.md.
+//
+// The TCP echo benchmark starts each echo server (cmd/echoserver) as its own
+// process, drives it with the closed-loop epoll client of package echoclient
+// from this process's locked main thread, and reads the server's CPU time
+// and memory from /proc. Servers are interleaved, in an order rotated every
+// round, so that the drift of a shared machine falls on all of them alike,
+// and the report gives the median of the rounds.
+//
+//	benchrun [-out FILE] [-rounds 5] [-duration 5s] [-conns 1000,10000] [-quick]
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iogate/iogate/bench/echoclient"
+	"golang.org/x/sys/unix"
+)
+
+// The client runs on the main thread, which also starts the servers: their
+// Pdeathsig is tied to the thread that started them, and this one lives as
+// long as the process.
+func init() { runtime.LockOSThread() }
+
+type config struct {
+	out        string
+	rounds     int
+	duration   time.Duration
+	warmup     time.Duration
+	conns      []int
+	impls      []string
+	size       int
+	server     string
+	profileDir string
+	quick      bool
+	args       []string
+}
+
+// sample is what one run of one server measured.
+type sample struct {
+	impl      string
+	conns     int
+	round     int
+	rate      float64       // messages per second
+	p50, p99  time.Duration // round trip
+	cpuPerM   float64       // server CPU seconds per million messages
+	sysShare  float64       // the part of the server's CPU spent in the kernel
+	rss       int64         // server VmRSS at the end of the loaded run
+	baseRSS   int64         // server VmRSS before any connection
+	idleConn  float64       // bytes of VmRSS per idle connection
+	clientCPU float64       // the client thread's CPU time over wall time
+	otherCPU  float64       // CPUs kept busy by neither: other programs, interrupts
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(2)
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (config, error) {
+	cfg := config{args: args}
+	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
+	fs.StringVar(&cfg.out, "out", "", "markdown `file` whose tcp-echo section is rewritten; empty prints the section")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds; each runs every server once per connection count")
+	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time of one run")
+	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured load before each run")
+	conns := fs.String("conns", "1000,10000", "comma-separated connection counts")
+	impls := fs.String("impls", "iogate,gnet,net", "comma-separated server implementations")
+	fs.IntVar(&cfg.size, "size", 64, "message size in bytes")
+	fs.StringVar(&cfg.server, "server", "", "echoserver `binary`; empty builds ./cmd/echoserver")
+	fs.StringVar(&cfg.profileDir, "cpuprofile", "", "`dir` for a CPU profile of every server run")
+	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 1 round of 1 s at 100 and 1000 connections")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if cfg.quick {
+		cfg.rounds, cfg.duration, cfg.warmup = 1, time.Second, 250*time.Millisecond
+		*conns = "100,1000"
+	}
+	for f := range strings.SplitSeq(*conns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("-conns: %q is not a positive count", f)
+		}
+		cfg.conns = append(cfg.conns, n)
+	}
+	for f := range strings.SplitSeq(*impls, ",") {
+		cfg.impls = append(cfg.impls, strings.TrimSpace(f))
+	}
+	if cfg.rounds <= 0 || cfg.duration <= 0 || cfg.warmup < 0 || cfg.size <= 0 {
+		return cfg, errors.New("-rounds, -duration and -size must be positive, -warmup not negative")
+	}
+	return cfg, nil
+}
+
+func run(cfg config) error {
+	if err := raiseFileLimit(); err != nil {
+		return err
+	}
+	bin := cfg.server
+	if bin == "" {
+		dir, err := os.MkdirTemp("", "benchrun")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		bin = filepath.Join(dir, "echoserver")
+		build := exec.Command("go", "build", "-o", bin, "github.com/iogate/iogate/bench/cmd/echoserver")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build echoserver (run benchrun inside the bench module): %w", err)
+		}
+	}
+	if cfg.profileDir != "" {
+		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	m := describeMachine(bin)
+	var samples []sample
+	for round := range cfg.rounds {
+		for ci, n := range cfg.conns {
+			// Rotate the order every round and connection count, so that
+			// every server runs first, middle and last as often.
+			k := (round + ci) % len(cfg.impls)
+			order := append(append([]string(nil), cfg.impls[k:]...), cfg.impls[:k]...)
+			for _, impl := range order {
+				s, err := measure(cfg, bin, impl, n, round)
+				if err != nil {
+					return fmt.Errorf("round %d, %s, %d connections: %w", round+1, impl, n, err)
+				}
+				fmt.Fprintf(os.Stderr, "round %d/%d %6d conns %-6s %9.0f msg/s  p50 %-9v p99 %-9v  %.2f CPU s/M msgs  rss %.1f MiB  idle %.0f B/conn  client CPU %.0f%%  other %.0f%%\n",
+					round+1, cfg.rounds, n, impl, s.rate, s.p50, s.p99, s.cpuPerM, mib(s.rss), s.idleConn, 100*s.clientCPU, 100*s.otherCPU)
+				samples = append(samples, s)
+			}
+		}
+	}
+	section := renderTCPEcho(cfg, m, samples)
+	if cfg.out == "" {
+		fmt.Print(section)
+		return nil
+	}
+	return writeSection(cfg.out, tcpEchoSection, section)
+}
+
+// measure starts a fresh server, connects n idle clients to it, measures
+// its memory, then loads it in a closed loop and measures the rest.
+func measure(cfg config, bin, impl string, n, round int) (sample, error) {
+	s := sample{impl: impl, conns: n, round: round}
+	profile := ""
+	if cfg.profileDir != "" {
+		profile = filepath.Join(cfg.profileDir, fmt.Sprintf("%s-%d-r%d.prof", impl, n, round+1))
+	}
+	srv, err := startServer(bin, impl, profile)
+	if err != nil {
+		return s, err
+	}
+	defer srv.stop()
+	pid := srv.pid()
+	if s.baseRSS, err = readRSS(pid); err != nil {
+		return s, err
+	}
+	c, err := echoclient.Dial(srv.addr, n, cfg.size)
+	if err != nil {
+		return s, err
+	}
+	defer c.Close()
+	idle, err := readRSS(pid)
+	if err != nil {
+		return s, err
+	}
+	s.idleConn = float64(idle-s.baseRSS) / float64(n)
+	if cfg.warmup > 0 {
+		if _, err := c.Run(cfg.warmup); err != nil {
+			return s, err
+		}
+	}
+	cpu0, err := readCPU(pid)
+	if err != nil {
+		return s, err
+	}
+	busy0, err := readBusy()
+	if err != nil {
+		return s, err
+	}
+	res, err := c.Run(cfg.duration)
+	if err != nil {
+		return s, err
+	}
+	cpu1, err := readCPU(pid)
+	if err != nil {
+		return s, err
+	}
+	busy1, err := readBusy()
+	if err != nil {
+		return s, err
+	}
+	if s.rss, err = readRSS(pid); err != nil {
+		return s, err
+	}
+	cpu := cpu1.sub(cpu0)
+	s.rate = res.Rate()
+	s.p50, s.p99 = res.P50, res.P99
+	if res.Messages > 0 {
+		s.cpuPerM = cpu.total().Seconds() / (float64(res.Messages) / 1e6)
+	}
+	if cpu.total() > 0 {
+		s.sysShare = float64(cpu.sys) / float64(cpu.total())
+	}
+	s.clientCPU = float64(res.ClientCPU) / float64(res.Elapsed)
+	s.otherCPU = max(float64(busy1-busy0-cpu.total()-res.ClientCPU)/float64(res.Elapsed), 0)
+	return s, nil
+}
+
+// raiseFileLimit lifts the soft descriptor limit to the hard one: the client
+// holds one descriptor per connection.
+func raiseFileLimit() error {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("getrlimit: %w", err)
+	}
+	lim.Cur = lim.Max
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("setrlimit: %w", err)
+	}
+	return nil
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
