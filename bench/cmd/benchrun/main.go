@@ -86,7 +86,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.size, "size", 64, "message size in bytes")
 	fs.StringVar(&cfg.server, "server", "", "echoserver `binary`; empty builds ./cmd/echoserver")
 	fs.StringVar(&cfg.profileDir, "cpuprofile", "", "`dir` for a CPU profile of every server run")
-	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 1 round of 1 s at 100 and 1000 connections")
+	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 1 round of 1 s at 100 and 1000 connections, unless flags say otherwise")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -94,8 +94,21 @@ func parseFlags(args []string) (config, error) {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if cfg.quick {
-		cfg.rounds, cfg.duration, cfg.warmup = 1, time.Second, 250*time.Millisecond
-		*conns = "100,1000"
+		// Quick changes the defaults only: flags given explicitly stand.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["rounds"] {
+			cfg.rounds = 1
+		}
+		if !set["duration"] {
+			cfg.duration = time.Second
+		}
+		if !set["warmup"] {
+			cfg.warmup = 250 * time.Millisecond
+		}
+		if !set["conns"] {
+			*conns = "100,1000"
+		}
 	}
 	for f := range strings.SplitSeq(*conns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -149,8 +162,7 @@ func run(cfg config) error {
 				if err != nil {
 					return fmt.Errorf("round %d, %s, %d connections: %w", round+1, impl, n, err)
 				}
-				fmt.Fprintf(os.Stderr, "round %d/%d %6d conns %-6s %9.0f msg/s  p50 %-9v p99 %-9v  %.2f CPU s/M msgs  rss %.1f MiB  idle %.0f B/conn  client CPU %.0f%%  other %.0f%%\n",
-					round+1, cfg.rounds, n, impl, s.rate, s.p50, s.p99, s.cpuPerM, mib(s.rss), s.idleConn, 100*s.clientCPU, 100*s.otherCPU)
+				fmt.Fprintln(os.Stderr, s)
 				samples = append(samples, s)
 			}
 		}
@@ -230,6 +242,13 @@ func measure(cfg config, bin, impl string, n, round int) (sample, error) {
 	s.clientCPU = float64(res.ClientCPU) / float64(res.Elapsed)
 	s.otherCPU = max(float64(busy1-busy0-cpu.total()-res.ClientCPU)/float64(res.Elapsed), 0)
 	return s, nil
+}
+
+// String is the sample on one line, as the progress and the report's
+// record of every run show it.
+func (s sample) String() string {
+	return fmt.Sprintf("round %d %6d conns %-6s %7.0f msg/s  p50 %-7s p99 %-7s  %.2f CPU s/M  sys %2.0f%%  rss %4.1f MiB  idle %4.0f B/conn  client %3.0f%%  other %3.0f%%",
+		s.round+1, s.conns, s.impl, s.rate, rtt(s.p50), rtt(s.p99), s.cpuPerM, 100*s.sysShare, mib(s.rss), s.idleConn, 100*s.clientCPU, 100*s.otherCPU)
 }
 
 // raiseFileLimit lifts the soft descriptor limit to the hard one: the client

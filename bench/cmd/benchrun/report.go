@@ -116,7 +116,7 @@ func renderTCPEcho(cfg config, m machine, samples []sample) string {
 			lo, hi := rateRange(samples, impl, n)
 			fmt.Fprintf(&b, "| %s | %s | %s–%s | %s | %s | %s | %.2f | %s | %.0f%% | %.1f MiB | %.0f%% | %.0f%% |\n",
 				impl, thousands(int(s.rate)), thousands(int(lo)), thousands(int(hi)), rate,
-				micros(s.p50), micros(s.p99), s.cpuPerM, cpu, 100*s.sysShare, mib(s.rss), 100*s.clientCPU, 100*s.otherCPU)
+				rtt(s.p50), rtt(s.p99), s.cpuPerM, cpu, 100*s.sysShare, mib(s.rss), 100*s.clientCPU, 100*s.otherCPU)
 		}
 		b.WriteString("\n")
 	}
@@ -158,7 +158,13 @@ func renderTCPEcho(cfg config, m machine, samples []sample) string {
 	b.WriteString("the pace; other load is the machine's busy time (/proc/stat) that is neither server nor\n")
 	b.WriteString("client, in CPUs over wall time (other programs on the shared machine, interrupts): high\n")
 	b.WriteString("values mark a disturbed run. \"vs gnet\" is the ratio to gnet's median: above 1 is faster for\n")
-	b.WriteString("msgs/s, more costly for CPU and memory.\n")
+	b.WriteString("msgs/s, more costly for CPU and memory.\n\n")
+	b.WriteString("<details><summary>Every run, in the order run</summary>\n\n```\n")
+	for _, s := range samples {
+		b.WriteString(s.String())
+		b.WriteString("\n")
+	}
+	b.WriteString("```\n\n</details>\n")
 	fmt.Fprintf(&b, "<!-- /bench:%s -->\n", tcpEchoSection)
 	return b.String()
 }
@@ -231,8 +237,15 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
-func micros(d time.Duration) string {
-	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+// rtt prints a round trip with three significant digits at most.
+func rtt(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	case d < 100*time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
 }
 
 func bytesPerConn(b float64) string {
