@@ -272,8 +272,9 @@ func (r *Reactor) Pending(id ID) int {
 
 // Send writes data to a transport: at once as far as the descriptor takes
 // it, the rest queued and written when it becomes writable. data is copied
-// and may be reused when Send returns. Send refuses data that would take the
-// pending output beyond Limits.Max (ErrOverflow) and takes nothing then. A
+// and may be reused when Send returns. Send refuses data that, added whole
+// to the pending output, would exceed Limits.Max (ErrOverflow), and takes
+// nothing of it then: a message larger than Max is always refused. A
 // write that fails disconnects the transport; Send returns that error and
 // the service also gets Disconnected.
 func (r *Reactor) Send(id ID, data []byte) error {
@@ -291,7 +292,7 @@ func (r *Reactor) Send(id ID, data []byte) error {
 			r.disconnect(e, err)
 			return err
 		}
-		data = data[n:]
+		data = data[clamp(n, len(data)):]
 		if len(data) == 0 {
 			return nil
 		}
@@ -518,6 +519,7 @@ func (r *Reactor) read(e *entry) {
 		return
 	}
 	n, err := e.transport.Read(r.buf)
+	n = clamp(n, len(r.buf))
 	if n > 0 {
 		r.service.Received(r, e.id, r.buf[:n])
 	}
@@ -531,6 +533,7 @@ func (r *Reactor) read(e *entry) {
 func (r *Reactor) drain(e *entry) {
 	for !e.gone {
 		n, err := e.transport.Read(r.buf)
+		n = clamp(n, len(r.buf))
 		if n > 0 {
 			r.service.Received(r, e.id, r.buf[:n])
 		}
@@ -548,7 +551,7 @@ func (r *Reactor) drain(e *entry) {
 func (r *Reactor) write(e *entry) {
 	for len(e.out) > e.off {
 		n, err := e.transport.Write(e.out[e.off:])
-		e.off += n
+		e.off += clamp(n, len(e.out)-e.off)
 		if errors.Is(err, ErrWouldBlock) || (err == nil && n == 0) {
 			break
 		}
@@ -570,6 +573,12 @@ func (r *Reactor) write(e *entry) {
 		r.notes = append(r.notes, note{kind: noteDrained, id: e.id})
 	}
 	r.sync(e)
+}
+
+// clamp keeps a count a resource returned within [0, limit], so that a
+// faulty resource cannot make the loop slice out of range.
+func clamp(n, limit int) int {
+	return min(max(n, 0), limit)
 }
 
 // exhausted tells accept errors that will repeat until descriptors or

@@ -527,3 +527,38 @@ func TestLimitsValidated(t *testing.T) {
 		t.Errorf("unknown engine: %v", err)
 	}
 }
+
+// liar is a transport whose Write returns counts outside [0, len(p)].
+type liar struct {
+	*fdTransport
+	n   func(p []byte) int
+	err error
+}
+
+func (l liar) Write(p []byte) (int, error) { return l.n(p), l.err }
+
+// Counts from a faulty resource are clamped: the loop must not panic.
+func TestMisbehavingCountsAreClamped(t *testing.T) {
+	h := reactortest.Start(t, reactortest.NewRecorder(), reactor.Options{})
+	for _, tc := range []struct {
+		name    string
+		n       func(p []byte) int
+		err     error
+		pending int
+	}{
+		{"too many", func(p []byte) int { return len(p) + 10 }, nil, 0},
+		{"negative", func([]byte) int { return -1 }, reactor.ErrWouldBlock, 100},
+	} {
+		tr, _ := socketpair(t)
+		id := h.Register(liar{tr, tc.n, tc.err})
+		h.Do(func(r *reactor.Reactor) {
+			if err := r.Send(id, make([]byte, 100)); err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			if p := r.Pending(id); p != tc.pending {
+				t.Errorf("%s: pending %d, want %d", tc.name, p, tc.pending)
+			}
+			r.Unregister(id)
+		})
+	}
+}

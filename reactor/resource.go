@@ -12,7 +12,8 @@ type ID uint64
 
 // Resource is anything the reactor can poll: it owns one file descriptor.
 type Resource interface {
-	// Fd is the descriptor, in non-blocking mode.
+	// Fd is the descriptor, in non-blocking mode, and -1 once closed: a
+	// closed resource must not name a descriptor number reused since.
 	Fd() int
 	// Close releases the descriptor. The reactor never calls it: resources
 	// are handed back to the service, which decides.
@@ -21,7 +22,8 @@ type Resource interface {
 
 // Transport is a resource that carries a byte stream. Read and Write never
 // block: they return ErrWouldBlock when the descriptor is not ready, and Read
-// returns io.EOF when the peer has closed.
+// returns io.EOF when the peer has closed. Like io.Reader and io.Writer they
+// return 0 <= n <= len(p); the reactor clamps a count outside that range.
 type Transport interface {
 	Resource
 	Read(p []byte) (int, error)

@@ -128,8 +128,13 @@ func typeName(mode uint32) string {
 	return "special file"
 }
 
-// Fd is the descriptor.
-func (f *File) Fd() int { return f.fd }
+// Fd is the descriptor, or -1 once the File is closed.
+func (f *File) Fd() int {
+	if f.closed {
+		return -1
+	}
+	return f.fd
+}
 
 // Path is the path the File was opened with.
 func (f *File) Path() string { return f.path }
