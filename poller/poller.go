@@ -15,6 +15,7 @@ package poller
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -131,11 +132,16 @@ func checkPollable(fd int) error {
 	return nil
 }
 
+// maxWait bounds one wait in the kernel: epoll_wait and poll take an int32 of
+// milliseconds, and darwin's kevent refuses very long timeouts. A longer Wait
+// returns zero events after maxWait, like any timeout; callers loop anyway.
+const maxWait = math.MaxInt32 * time.Millisecond
+
 // millis converts a Wait timeout to the milliseconds that epoll and poll take,
 // rounding up so a timer due in 0.3 ms does not spin on zero-timeout waits.
 func millis(d time.Duration) int {
 	if d < 0 {
 		return -1
 	}
-	return int((d + time.Millisecond - 1) / time.Millisecond)
+	return int((min(d, maxWait) + time.Millisecond - 1) / time.Millisecond)
 }

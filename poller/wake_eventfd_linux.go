@@ -55,4 +55,9 @@ func (w *waker) drain() {
 	w.pending.Store(false)
 }
 
-func (w *waker) close() { unix.Close(w.fd) }
+// close leaves pending set, so that a late wake does nothing rather than
+// write to a descriptor number that may have been reused.
+func (w *waker) close() {
+	w.pending.Store(true)
+	unix.Close(w.fd)
+}
