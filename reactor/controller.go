@@ -25,14 +25,15 @@ type Controller struct {
 // Commands are delivered in the order they were sent. It returns
 // ErrStopped once the reactor has stopped.
 func (c *Controller) Send(cmd any) error {
+	// Wake under the lock: once finish has taken it, the poller may be
+	// closed and its descriptor number reused.
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.finished {
-		c.mu.Unlock()
 		return ErrStopped
 	}
 	c.queue = append(c.queue, cmd)
 	c.pending.Store(true)
-	c.mu.Unlock()
 	return c.poller.Wake()
 }
 
@@ -41,13 +42,12 @@ func (c *Controller) Send(cmd any) error {
 // nothing.
 func (c *Controller) Stop() error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.finished {
-		c.mu.Unlock()
 		return nil
 	}
 	c.stop = true
 	c.pending.Store(true)
-	c.mu.Unlock()
 	return c.poller.Wake()
 }
 
@@ -62,7 +62,8 @@ func (c *Controller) take(spare []any) (cmds []any, stop bool) {
 	return cmds, c.stop
 }
 
-// finish refuses further commands; those still queued are dropped.
+// finish refuses further commands; those still queued are dropped. The
+// loop calls it before closing the poller.
 func (c *Controller) finish() {
 	c.mu.Lock()
 	c.finished = true
