@@ -80,8 +80,10 @@ const ReservedToken = ^uint64(0)
 const wakeToken = ReservedToken
 
 // ErrNotPollable is returned by Add for a descriptor that readiness cannot
-// describe: a regular file or a directory is always ready, so it would spin.
-var ErrNotPollable = errors.New("descriptor cannot be polled (regular file or directory)")
+// describe: a regular file or a directory is always ready, so it would spin,
+// and epoll also refuses devices without poll support, such as /dev/null.
+// (poll(2) reports those ready forever; no engine can tell them apart.)
+var ErrNotPollable = errors.New("descriptor cannot be polled (a regular file, a directory, or a device without poll support)")
 
 // ErrUnknownEngine is returned by New for a name that is not an engine, or an
 // engine that this operating system does not have.
