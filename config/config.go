@@ -1,0 +1,256 @@
+// Package config reads iogate's TOML configuration into typed, validated
+// values.
+//
+// Load decodes a file once, applies the defaults of the product contract,
+// and checks every value, so that the rest of the program sees durations,
+// byte counts and enumerations, never raw strings. Every problem is reported
+// at once, each naming the file, the line and the key. Package config opens
+// nothing and connects to nothing: whether a device or a broker is really
+// there is for the gateway to find out.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is a whole configuration file.
+type Config struct {
+	Path    string // the file it was read from
+	Gateway Gateway
+	Log     Log
+	MQTT    MQTT
+	Metrics Metrics
+	Spool   Spool
+	Devices []Device
+}
+
+// Gateway is the [gateway] table.
+type Gateway struct {
+	ID       string
+	StateDir string
+	Poller   string // auto | epoll | kqueue | poll
+}
+
+// Log is the [log] table.
+type Log struct {
+	Level  string // debug | info | warn | error
+	Format string // text | json
+}
+
+// Broker kinds, from mqtt.broker.
+const (
+	BrokerRemote   = "remote"   // tcp:// or ssl://
+	BrokerEmbedded = "embedded" // the in-process broker
+	BrokerNone     = "none"     // no MQTT: devices are served over TCP only
+)
+
+// MQTT is the [mqtt] table.
+type MQTT struct {
+	Broker             string // as written: "tcp://host:1883", "embedded" or "none"
+	Kind               string // BrokerRemote, BrokerEmbedded or BrokerNone
+	Address            string // host:port to dial, for a remote broker
+	TLS                bool   // ssl:// (or mqtts://)
+	EmbeddedListen     string
+	ClientID           string
+	Username           string
+	Password           Secret // from password_file, else $IOGATE_MQTT_PASSWORD
+	CAFile             string
+	CertFile           string
+	KeyFile            string
+	InsecureSkipVerify bool
+	TopicPrefix        string // with {gateway} expanded
+	QoS                byte
+	Keepalive          time.Duration
+}
+
+// Metrics is the [metrics] table.
+type Metrics struct {
+	Listen string // "" for none
+}
+
+// Spool is the [spool] table.
+type Spool struct {
+	MaxBytes int64
+	Overflow string // drop-oldest | drop-newest
+}
+
+// Device is one [[device]] entry.
+type Device struct {
+	Name      string
+	Kind      string // serial | file
+	Path      string
+	USB       string // "067b:2303", lower case
+	USBSerial string
+	Baud      int
+	DataBits  int
+	Parity    string
+	StopBits  int
+	Flow      string
+	Framing   string
+	Delimiter []byte
+	FrameSize int
+	IdleGap   time.Duration
+	MaxFrame  int
+	Encoding  string
+	Writable  bool
+	Publish   bool
+
+	TCPListen     string
+	TCPMaxClients int
+
+	ReconnectMin time.Duration
+	ReconnectMax time.Duration
+}
+
+// PasswordEnv is the environment variable a broker password may come from.
+const PasswordEnv = "IOGATE_MQTT_PASSWORD"
+
+// Load reads and validates the configuration file at path. The error, if
+// any, lists every problem found, each as an *Error.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse validates configuration text; path is used in errors and to
+// resolve nothing else.
+func Parse(path string, data []byte) (*Config, error) {
+	var f file
+	f.setDefaults()
+	md, err := toml.Decode(string(data), &f)
+	if err != nil {
+		return nil, decodeError(path, err)
+	}
+	c := &Config{Path: path}
+	v := validator{path: path, pos: locate(data), md: md}
+	for _, k := range md.Undecoded() {
+		if strings.HasPrefix(k.String(), "device.") && len(k) > 1 {
+			continue // each [[device]] is decoded below, and its keys checked there
+		}
+		v.add(k.String(), errUnknownKey)
+	}
+	devices := make([]deviceFile, len(f.Device))
+	for i, prim := range f.Device {
+		devices[i] = defaultDevice()
+		if err := md.PrimitiveDecode(prim, &devices[i]); err != nil {
+			key, msg := decodeMessage(err)
+			v.add(strings.TrimSuffix(fmt.Sprintf("device.%d.%s", i, key), "."), msg)
+		}
+	}
+	for _, k := range md.Undecoded() {
+		if len(k) > 1 && k[0] == "device" {
+			v.addDeviceKey(k, errUnknownKey)
+		}
+	}
+	v.config(c, &f, devices)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+var errUnknownKey = errors.New("unknown key")
+
+// file mirrors the TOML; its fields hold what the file says, over the defaults.
+type file struct {
+	Gateway struct {
+		ID       string `toml:"id"`
+		StateDir string `toml:"state_dir"`
+		Poller   string `toml:"poller"`
+	} `toml:"gateway"`
+	Log struct {
+		Level  string `toml:"level"`
+		Format string `toml:"format"`
+	} `toml:"log"`
+	MQTT struct {
+		Broker             string   `toml:"broker"`
+		EmbeddedListen     string   `toml:"embedded_listen"`
+		ClientID           string   `toml:"client_id"`
+		Username           string   `toml:"username"`
+		PasswordFile       string   `toml:"password_file"`
+		CAFile             string   `toml:"ca_file"`
+		CertFile           string   `toml:"cert_file"`
+		KeyFile            string   `toml:"key_file"`
+		InsecureSkipVerify bool     `toml:"insecure_skip_verify"`
+		TopicPrefix        string   `toml:"topic_prefix"`
+		QoS                int      `toml:"qos"`
+		Keepalive          Duration `toml:"keepalive"`
+	} `toml:"mqtt"`
+	Metrics struct {
+		Listen string `toml:"listen"`
+	} `toml:"metrics"`
+	Spool struct {
+		MaxBytes Size   `toml:"max_bytes"`
+		Overflow string `toml:"overflow"`
+	} `toml:"spool"`
+	Device []toml.Primitive `toml:"device"`
+}
+
+type deviceFile struct {
+	Name          string   `toml:"name"`
+	Kind          string   `toml:"kind"`
+	Path          string   `toml:"path"`
+	USB           string   `toml:"usb"`
+	USBSerial     string   `toml:"usb_serial"`
+	Baud          int      `toml:"baud"`
+	DataBits      int      `toml:"data_bits"`
+	Parity        string   `toml:"parity"`
+	StopBits      int      `toml:"stop_bits"`
+	Flow          string   `toml:"flow"`
+	Framing       string   `toml:"framing"`
+	Delimiter     string   `toml:"delimiter"`
+	FrameSize     int      `toml:"frame_size"`
+	IdleGap       Duration `toml:"idle_gap"`
+	MaxFrame      int      `toml:"max_frame"`
+	Encoding      string   `toml:"encoding"`
+	Writable      bool     `toml:"writable"`
+	Publish       bool     `toml:"publish"`
+	TCPListen     string   `toml:"tcp_listen"`
+	TCPMaxClients int      `toml:"tcp_max_clients"`
+	ReconnectMin  Duration `toml:"reconnect_min"`
+	ReconnectMax  Duration `toml:"reconnect_max"`
+}
+
+// setDefaults fills in the product contract's defaults; the file overrides them.
+func (f *file) setDefaults() {
+	f.Gateway.StateDir = "/var/lib/iogate"
+	f.Gateway.Poller = "auto"
+	f.Log.Level = "info"
+	f.Log.Format = "text"
+	f.MQTT.Broker = "tcp://127.0.0.1:1883"
+	f.MQTT.EmbeddedListen = "127.0.0.1:1883"
+	f.MQTT.TopicPrefix = "iogate/{gateway}"
+	f.MQTT.QoS = 1
+	f.MQTT.Keepalive = Duration(30 * time.Second)
+	f.Spool.MaxBytes = 64 << 20
+	f.Spool.Overflow = "drop-oldest"
+}
+
+func defaultDevice() deviceFile {
+	return deviceFile{
+		Kind:          "serial",
+		Baud:          9600,
+		DataBits:      8,
+		Parity:        "none",
+		StopBits:      1,
+		Flow:          "none",
+		Framing:       "line",
+		Delimiter:     "\n",
+		IdleGap:       Duration(5 * time.Millisecond),
+		MaxFrame:      4096,
+		Encoding:      "text",
+		Publish:       true,
+		TCPMaxClients: 4,
+		ReconnectMin:  Duration(100 * time.Millisecond),
+		ReconnectMax:  Duration(30 * time.Second),
+	}
+}
