@@ -34,11 +34,19 @@ func (e Event) String() string {
 
 // Recorder is a Service that reports everything on a channel and runs the
 // functions sent to it as commands, so tests act on the loop's goroutine.
-// Hooks, when set, run inside the handler before the event is reported.
+// Hooks, when set, run inside the handler before the event is reported, so
+// that what a hook leaves in the test's variables may be read once the test
+// has the event.
 type Recorder struct {
-	Events     chan Event
-	OnReceived func(r *reactor.Reactor, id reactor.ID, data []byte)
-	OnAccepted func(r *reactor.Reactor, l reactor.ID, t reactor.Transport)
+	Events         chan Event
+	OnReceived     func(r *reactor.Reactor, id reactor.ID, data []byte)
+	OnAccepted     func(r *reactor.Reactor, l reactor.ID, t reactor.Transport)
+	OnConnected    func(r *reactor.Reactor, id reactor.ID)
+	OnCongested    func(r *reactor.Reactor, id reactor.ID)
+	OnDrained      func(r *reactor.Reactor, id reactor.ID)
+	OnDisconnected func(r *reactor.Reactor, id reactor.ID, res reactor.Resource, cause error)
+	OnTimer        func(r *reactor.Reactor, t reactor.TimerID)
+	OnShutdown     func(r *reactor.Reactor, held map[reactor.ID]reactor.Resource)
 }
 
 // NewRecorder returns a Recorder with room for 4096 unread events.
@@ -52,8 +60,11 @@ func (s *Recorder) Accepted(r *reactor.Reactor, l reactor.ID, t reactor.Transpor
 	s.Events <- Event{Kind: "accepted", ID: l, Res: t}
 }
 
-// Connected records the call.
+// Connected runs OnConnected, if set, and records the call.
 func (s *Recorder) Connected(r *reactor.Reactor, id reactor.ID) {
+	if s.OnConnected != nil {
+		s.OnConnected(r, id)
+	}
 	s.Events <- Event{Kind: "connected", ID: id}
 }
 
@@ -65,18 +76,28 @@ func (s *Recorder) Received(r *reactor.Reactor, id reactor.ID, data []byte) {
 	s.Events <- Event{Kind: "received", ID: id, Data: string(data)}
 }
 
-// Congested records the call.
+// Congested runs OnCongested, if set, and records the call.
 func (s *Recorder) Congested(r *reactor.Reactor, id reactor.ID) {
+	if s.OnCongested != nil {
+		s.OnCongested(r, id)
+	}
 	s.Events <- Event{Kind: "congested", ID: id}
 }
 
-// Drained records the call.
+// Drained runs OnDrained, if set, and records the call.
 func (s *Recorder) Drained(r *reactor.Reactor, id reactor.ID) {
+	if s.OnDrained != nil {
+		s.OnDrained(r, id)
+	}
 	s.Events <- Event{Kind: "drained", ID: id}
 }
 
-// Disconnected records the call; the resource is left open for the test.
+// Disconnected runs OnDisconnected, if set, and records the call; unless
+// the hook closes it, the resource is left open for the test.
 func (s *Recorder) Disconnected(r *reactor.Reactor, id reactor.ID, res reactor.Resource, cause error) {
+	if s.OnDisconnected != nil {
+		s.OnDisconnected(r, id, res, cause)
+	}
 	s.Events <- Event{Kind: "disconnected", ID: id, Res: res, Err: cause}
 }
 
@@ -85,8 +106,11 @@ func (s *Recorder) Failed(r *reactor.Reactor, id reactor.ID, err error) {
 	s.Events <- Event{Kind: "failed", ID: id, Err: err}
 }
 
-// Timer records the call.
+// Timer runs OnTimer, if set, and records the call.
 func (s *Recorder) Timer(r *reactor.Reactor, t reactor.TimerID) {
+	if s.OnTimer != nil {
+		s.OnTimer(r, t)
+	}
 	s.Events <- Event{Kind: "timer", Timer: t}
 }
 
@@ -100,8 +124,12 @@ func (s *Recorder) Command(r *reactor.Reactor, cmd any) {
 	s.Events <- Event{Kind: "command", Data: fmt.Sprint(cmd)}
 }
 
-// Shutdown records the call; the resources are left open for the test.
+// Shutdown runs OnShutdown, if set, and records the call; unless the hook
+// closes them, the resources are left open for the test.
 func (s *Recorder) Shutdown(r *reactor.Reactor, held map[reactor.ID]reactor.Resource) {
+	if s.OnShutdown != nil {
+		s.OnShutdown(r, held)
+	}
 	s.Events <- Event{Kind: "shutdown", Held: held}
 }
 
@@ -160,9 +188,29 @@ func (h *Loop) Do(f func(r *reactor.Reactor)) {
 // Register adds a transport from the loop's goroutine.
 func (h *Loop) Register(tr reactor.Transport) reactor.ID {
 	h.t.Helper()
+	return h.register(func(r *reactor.Reactor) (reactor.ID, error) { return r.RegisterTransport(tr) })
+}
+
+// RegisterListener adds a listener from the loop's goroutine.
+func (h *Loop) RegisterListener(l reactor.Listener) reactor.ID {
+	h.t.Helper()
+	return h.register(func(r *reactor.Reactor) (reactor.ID, error) { return r.RegisterListener(l) })
+}
+
+// Connect adds a connector from the loop's goroutine; Connected or
+// Disconnected follows.
+func (h *Loop) Connect(c reactor.Connector) reactor.ID {
+	h.t.Helper()
+	return h.register(func(r *reactor.Reactor) (reactor.ID, error) { return r.Connect(c) })
+}
+
+// register runs add on the loop and fails the test, on its own goroutine,
+// if add does.
+func (h *Loop) register(add func(r *reactor.Reactor) (reactor.ID, error)) reactor.ID {
+	h.t.Helper()
 	var id reactor.ID
 	var err error
-	h.Do(func(r *reactor.Reactor) { id, err = r.RegisterTransport(tr) })
+	h.Do(func(r *reactor.Reactor) { id, err = add(r) })
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -7,107 +7,52 @@ import (
 	"time"
 
 	"github.com/iogate/iogate/reactor"
+	"github.com/iogate/iogate/reactor/reactortest"
+	"github.com/iogate/iogate/resources/tcp"
 )
 
-// patience bounds every wait for something that must happen; it is not a
-// measurement, only how long a broken test takes to say so.
-const patience = 10 * time.Second
-
-// hooks is a Service made of the handlers a test sets; the others are
-// Base's, except that Disconnected always closes the resource, before the
-// test's handler so that the test sees it closed.
-type hooks struct {
-	reactor.Base
-	accepted     func(r *reactor.Reactor, l reactor.ID, t reactor.Transport)
-	connected    func(r *reactor.Reactor, id reactor.ID)
-	received     func(r *reactor.Reactor, id reactor.ID, data []byte)
-	congested    func(r *reactor.Reactor, id reactor.ID)
-	drained      func(r *reactor.Reactor, id reactor.ID)
-	disconnected func(r *reactor.Reactor, id reactor.ID, res reactor.Resource, cause error)
-	timer        func(r *reactor.Reactor, t reactor.TimerID)
+// recorder is a reactortest.Recorder that closes what the reactor hands
+// back, as Base does and before the test hears of it, so that no socket
+// outlives its test.
+func recorder() *reactortest.Recorder {
+	svc := reactortest.NewRecorder()
+	svc.OnDisconnected = reactor.Base{}.Disconnected
+	svc.OnShutdown = reactor.Base{}.Shutdown
+	return svc
 }
 
-func (h *hooks) Accepted(r *reactor.Reactor, l reactor.ID, t reactor.Transport) {
-	if h.accepted == nil {
-		h.Base.Accepted(r, l, t)
-		return
-	}
-	h.accepted(r, l, t)
-}
-
-func (h *hooks) Connected(r *reactor.Reactor, id reactor.ID) {
-	if h.connected != nil {
-		h.connected(r, id)
+// registerAccepted is an OnAccepted hook that registers the transport,
+// leaves its ID in *id for the test to read once Accepted is reported, and
+// then calls then, if set.
+func registerAccepted(t *testing.T, id *reactor.ID, then func(r *reactor.Reactor)) func(*reactor.Reactor, reactor.ID, reactor.Transport) {
+	return func(r *reactor.Reactor, _ reactor.ID, tr reactor.Transport) {
+		var err error
+		if *id, err = r.RegisterTransport(tr); err != nil {
+			t.Errorf("service: %v", err)
+			tr.Close()
+			return
+		}
+		if then != nil {
+			then(r)
+		}
 	}
 }
 
-func (h *hooks) Received(r *reactor.Reactor, id reactor.ID, data []byte) {
-	if h.received != nil {
-		h.received(r, id, data)
-	}
-}
-
-func (h *hooks) Congested(r *reactor.Reactor, id reactor.ID) {
-	if h.congested != nil {
-		h.congested(r, id)
-	}
-}
-
-func (h *hooks) Drained(r *reactor.Reactor, id reactor.ID) {
-	if h.drained != nil {
-		h.drained(r, id)
-	}
-}
-
-func (h *hooks) Disconnected(r *reactor.Reactor, id reactor.ID, res reactor.Resource, cause error) {
-	res.Close()
-	if h.disconnected != nil {
-		h.disconnected(r, id, res, cause)
-	}
-}
-
-func (h *hooks) Timer(r *reactor.Reactor, t reactor.TimerID) {
-	if h.timer != nil {
-		h.timer(r, t)
-	}
-}
-
-// run starts a reactor for s with setup done before the loop, and stops it
-// when the test ends.
-func run(t *testing.T, s reactor.Service, opts reactor.Options, setup func(r *reactor.Reactor)) *reactor.Reactor {
+// serve starts a loop running svc with l registered, dials addr, and waits
+// for Accepted. The client waits at most reactortest.Deadline, and is
+// closed when the test ends.
+func serve(t *testing.T, svc *reactortest.Recorder, opts reactor.Options, l *tcp.Listener, addr string) (*reactortest.Loop, net.Conn) {
 	t.Helper()
-	r, err := reactor.New(s, opts)
+	loop := reactortest.Start(t, svc, opts)
+	lid := loop.RegisterListener(l)
+	client, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup(r)
-	done := make(chan error, 1)
-	go func() { done <- r.Run() }()
-	t.Cleanup(func() {
-		r.Controller().Stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(patience):
-			t.Error("reactor did not stop")
-		}
-	})
-	return r
-}
-
-// wait returns the next value from ch, or fails the test if none comes.
-func wait[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(patience):
-	}
-	t.Fatalf("gave up waiting for %s", what)
-	var zero T
-	return zero
+	t.Cleanup(func() { client.Close() })
+	client.SetDeadline(time.Now().Add(reactortest.Deadline))
+	loop.Expect("accepted", lid)
+	return loop, client
 }
 
 // listenFamily is a test's loopback address for a family, or skips the test
@@ -123,6 +68,38 @@ func listenFamily(t *testing.T, family string) string {
 	}
 	probe.Close()
 	return "[::1]:0"
+}
+
+// dialPeers dials, with tcp.Dial, a listener of package net on the family's
+// loopback, and closes both when the test ends.
+func dialPeers(t *testing.T, family string) (*tcp.Conn, *net.TCPListener) {
+	t.Helper()
+	ln, err := net.Listen("tcp", listenFamily(t, family))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	peers := ln.(*net.TCPListener)
+	c, err := tcp.Dial(peers.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, peers
+}
+
+// accept takes the connection dialed to peers, and closes it when the test
+// ends. Both ends wait at most reactortest.Deadline.
+func accept(t *testing.T, peers *net.TCPListener) net.Conn {
+	t.Helper()
+	peers.SetDeadline(time.Now().Add(reactortest.Deadline))
+	peer, err := peers.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	peer.SetDeadline(time.Now().Add(reactortest.Deadline))
+	return peer
 }
 
 // freePort is an address where nothing listens: a port just released.

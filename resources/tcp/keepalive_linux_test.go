@@ -1,29 +1,19 @@
 package tcp_test
 
 import (
-	"net"
 	"testing"
 	"time"
 
-	"github.com/iogate/iogate/resources/tcp"
 	"golang.org/x/sys/unix"
 )
 
 func TestKeepAliveTiming(t *testing.T) {
-	peers, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peers.Close()
-	c, err := tcp.Dial(peers.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := dialPeers(t, "ipv4")
 	timing := func() [3]int {
 		t.Helper()
 		var v [3]int
 		for i, opt := range []int{unix.TCP_KEEPIDLE, unix.TCP_KEEPINTVL, unix.TCP_KEEPCNT} {
+			var err error
 			if v[i], err = unix.GetsockoptInt(c.Fd(), unix.IPPROTO_TCP, opt); err != nil {
 				t.Fatal(err)
 			}

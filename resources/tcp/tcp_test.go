@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iogate/iogate/reactor"
+	"github.com/iogate/iogate/reactor/reactortest"
 	"github.com/iogate/iogate/resources/tcp"
 	"golang.org/x/sys/unix"
 )
@@ -37,24 +38,25 @@ func inspect(c *tcp.Conn) accepted {
 }
 
 // echoService echoes what it receives, and stops reading from a client
-// that does not read its echo.
-func echoService(conns chan<- accepted, errs chan<- error) *hooks {
-	return &hooks{
-		accepted: func(r *reactor.Reactor, _ reactor.ID, t reactor.Transport) {
-			conns <- inspect(t.(*tcp.Conn))
-			if _, err := r.RegisterTransport(t); err != nil {
-				errs <- err
-				t.Close()
-			}
-		},
-		received: func(r *reactor.Reactor, id reactor.ID, data []byte) {
-			if err := r.Send(id, data); err != nil {
-				errs <- err
-			}
-		},
-		congested: func(r *reactor.Reactor, id reactor.ID) { r.Pause(id) },
-		drained:   func(r *reactor.Reactor, id reactor.ID) { r.Resume(id) },
+// that does not read its echo. It leaves in conn what it learns of the
+// connection it accepts, for the test to read once Accepted is reported.
+func echoService(t *testing.T, conn *accepted) *reactortest.Recorder {
+	svc := recorder()
+	svc.OnAccepted = func(r *reactor.Reactor, _ reactor.ID, tr reactor.Transport) {
+		*conn = inspect(tr.(*tcp.Conn))
+		if _, err := r.RegisterTransport(tr); err != nil {
+			t.Errorf("service: %v", err)
+			tr.Close()
+		}
 	}
+	svc.OnReceived = func(r *reactor.Reactor, id reactor.ID, data []byte) {
+		if err := r.Send(id, data); err != nil {
+			t.Errorf("service: %v", err)
+		}
+	}
+	svc.OnCongested = func(r *reactor.Reactor, id reactor.ID) { r.Pause(id) }
+	svc.OnDrained = func(r *reactor.Reactor, id reactor.ID) { r.Resume(id) }
+	return svc
 }
 
 func TestEcho(t *testing.T) {
@@ -67,20 +69,8 @@ func TestEcho(t *testing.T) {
 			if l.Addr().Port() == 0 || !l.Addr().Addr().IsLoopback() {
 				t.Fatalf("Addr() = %v, want a loopback address with the port picked", l.Addr())
 			}
-			conns := make(chan accepted, 1)
-			errs := make(chan error, 16)
-			run(t, echoService(conns, errs), reactor.Options{}, func(r *reactor.Reactor) {
-				if _, err := r.RegisterListener(l); err != nil {
-					t.Fatal(err)
-				}
-			})
-
-			client, err := net.Dial("tcp", l.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			client.SetDeadline(time.Now().Add(patience))
+			var c accepted
+			_, client := serve(t, echoService(t, &c), reactor.Options{}, l, l.Addr().String())
 			payload := make([]byte, 1<<20)
 			rand.Read(payload)
 			wrote := make(chan error, 1)
@@ -92,19 +82,13 @@ func TestEcho(t *testing.T) {
 			if _, err := io.ReadFull(client, echo); err != nil {
 				t.Fatalf("reading the echo: %v", err)
 			}
-			if err := wait(t, wrote, "the client's write"); err != nil {
+			if err := <-wrote; err != nil { // no longer than the client's deadline
 				t.Fatal(err)
 			}
 			if !bytes.Equal(echo, payload) {
 				t.Error("the echo differs from what was sent")
 			}
-			select {
-			case err := <-errs:
-				t.Errorf("service: %v", err)
-			default:
-			}
 
-			c := wait(t, conns, "Accepted")
 			if c.err != nil {
 				t.Fatal(c.err)
 			}
@@ -139,18 +123,9 @@ func TestDualStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns := make(chan accepted, 1)
-	run(t, echoService(conns, make(chan error, 16)), reactor.Options{}, func(r *reactor.Reactor) {
-		if _, err := r.RegisterListener(l); err != nil {
-			t.Fatal(err)
-		}
-	})
-	client, err := net.Dial("tcp", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), l.Addr().Port()).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	c := wait(t, conns, "Accepted")
+	var c accepted
+	_, client := serve(t, echoService(t, &c), reactor.Options{}, l,
+		netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), l.Addr().Port()).String())
 	if want := addrOf(client.LocalAddr()); c.remote != want {
 		t.Errorf("RemoteAddr() = %v, want %v", c.remote, want)
 	}
@@ -162,43 +137,23 @@ func TestDualStack(t *testing.T) {
 func TestDial(t *testing.T) {
 	for _, family := range []string{"ipv4", "ipv6"} {
 		t.Run(family, func(t *testing.T) {
-			peers, err := net.Listen("tcp", listenFamily(t, family))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peers.Close()
-			c, err := tcp.Dial(peers.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			connected := make(chan reactor.ID, 1)
-			received := make(chan []byte, 16)
-			h := &hooks{
-				connected: func(_ *reactor.Reactor, id reactor.ID) { connected <- id },
-				received: func(_ *reactor.Reactor, _ reactor.ID, data []byte) {
-					received <- bytes.Clone(data)
-				},
-			}
+			c, peers := dialPeers(t, family)
+			loop := reactortest.Start(t, recorder(), reactor.Options{})
 			var id reactor.ID
-			run(t, h, reactor.Options{}, func(r *reactor.Reactor) {
-				if id, err = r.Connect(c); err != nil {
-					t.Fatal(err)
-				}
-				// Sent before the connection is up: queued until it is.
-				if err := r.Send(id, []byte("ping\n")); err != nil {
-					t.Fatal(err)
+			var connectErr, sendErr error
+			loop.Do(func(r *reactor.Reactor) {
+				if id, connectErr = r.Connect(c); connectErr == nil {
+					// Sent before the connection is up: queued until it is.
+					sendErr = r.Send(id, []byte("ping\n"))
 				}
 			})
-
-			peers.(*net.TCPListener).SetDeadline(time.Now().Add(patience))
-			peer, err := peers.Accept()
-			if err != nil {
+			if err := errors.Join(connectErr, sendErr); err != nil {
 				t.Fatal(err)
 			}
-			defer peer.Close()
-			peer.SetDeadline(time.Now().Add(patience))
-			if got := wait(t, connected, "Connected"); got != id {
-				t.Errorf("Connected(%d), want %d", got, id)
+
+			peer := accept(t, peers)
+			if e := loop.Next(); e.Kind != "connected" || e.ID != id {
+				t.Errorf("%v, want connected(id=%d)", e, id)
 			}
 			ping := make([]byte, 5)
 			if _, err := io.ReadFull(peer, ping); err != nil || string(ping) != "ping\n" {
@@ -207,11 +162,7 @@ func TestDial(t *testing.T) {
 			if _, err := peer.Write([]byte("pong\n")); err != nil {
 				t.Fatal(err)
 			}
-			var pong []byte
-			for len(pong) < 5 {
-				pong = append(pong, wait(t, received, "Received")...)
-			}
-			if string(pong) != "pong\n" {
+			if pong := loop.Receive(id, 5); pong != "pong\n" {
 				t.Errorf("service received %q, want %q", pong, "pong\n")
 			}
 			if want := addrOf(peers.Addr()); c.RemoteAddr() != want {
@@ -224,14 +175,6 @@ func TestDial(t *testing.T) {
 	}
 }
 
-// disconnection is what a test service learns when the reactor hands a
-// resource back.
-type disconnection struct {
-	id    reactor.ID
-	res   reactor.Resource
-	cause error
-}
-
 func TestDialRefused(t *testing.T) {
 	addr := freePort(t)
 	c, err := tcp.Dial(addr)
@@ -241,37 +184,24 @@ func TestDialRefused(t *testing.T) {
 		}
 		t.Skip("this system refuses at once, in Dial: FinishConnect had nothing to report")
 	}
-	connected := make(chan reactor.ID, 1)
-	gone := make(chan disconnection, 1)
-	h := &hooks{
-		connected: func(_ *reactor.Reactor, id reactor.ID) { connected <- id },
-		disconnected: func(_ *reactor.Reactor, id reactor.ID, res reactor.Resource, cause error) {
-			gone <- disconnection{id, res, cause}
-		},
-	}
-	var id reactor.ID
-	run(t, h, reactor.Options{}, func(r *reactor.Reactor) {
-		if id, err = r.Connect(c); err != nil {
-			t.Fatal(err)
-		}
-	})
-	d := wait(t, gone, "Disconnected")
-	if d.id != id || d.res != reactor.Resource(c) {
-		t.Errorf("Disconnected(%d, %v), want (%d, the dialed Conn)", d.id, d.res, id)
-	}
-	if !errors.Is(d.cause, syscall.ECONNREFUSED) {
-		t.Errorf("cause %v, want ECONNREFUSED", d.cause)
-	}
-	if want := "dial tcp " + addr + ": connect: connection refused"; d.cause == nil || d.cause.Error() != want {
-		t.Errorf("cause reads %q, want %q", d.cause, want)
-	}
-	if err := c.FinishConnect(); err != d.cause {
-		t.Errorf("FinishConnect asked again = %v, want the same answer", err)
-	}
-	select {
-	case <-connected:
+	loop := reactortest.Start(t, recorder(), reactor.Options{})
+	id := loop.Connect(c)
+	d := loop.Next()
+	if d.Kind == "connected" {
 		t.Error("Connected reported for a refused connection")
-	default:
+		d = loop.Next()
+	}
+	if d.Kind != "disconnected" || d.ID != id || d.Res != reactor.Resource(c) {
+		t.Errorf("%s(%d, %v), want disconnected(%d, the dialed Conn)", d.Kind, d.ID, d.Res, id)
+	}
+	if !errors.Is(d.Err, syscall.ECONNREFUSED) {
+		t.Errorf("cause %v, want ECONNREFUSED", d.Err)
+	}
+	if want := "dial tcp " + addr + ": connect: connection refused"; d.Err == nil || d.Err.Error() != want {
+		t.Errorf("cause reads %q, want %q", d.Err, want)
+	}
+	if err := c.FinishConnect(); err != d.Err {
+		t.Errorf("FinishConnect asked again = %v, want the same answer", err)
 	}
 }
 
@@ -280,8 +210,7 @@ func TestDialRefused(t *testing.T) {
 func TestPeerClosesMidWrite(t *testing.T) {
 	const total = 16 << 20
 	chunk := make([]byte, 64<<10)
-	gone := make(chan error, 1)
-	var id reactor.ID // the loop's
+	var id reactor.ID // the loop's, and the test's once Accepted is reported
 	var sent int      // the loop's
 	pump := func(r *reactor.Reactor) {
 		for sent < total {
@@ -291,41 +220,20 @@ func TestPeerClosesMidWrite(t *testing.T) {
 			sent += len(chunk)
 		}
 	}
-	h := &hooks{
-		accepted: func(r *reactor.Reactor, _ reactor.ID, t reactor.Transport) {
-			var err error
-			if id, err = r.RegisterTransport(t); err != nil {
-				t.Close()
-				gone <- err
-				return
-			}
-			pump(r)
-		},
-		drained: func(r *reactor.Reactor, _ reactor.ID) { pump(r) },
-		disconnected: func(_ *reactor.Reactor, _ reactor.ID, _ reactor.Resource, cause error) {
-			gone <- cause
-		},
-	}
+	svc := recorder()
+	svc.OnAccepted = registerAccepted(t, &id, pump)
+	svc.OnDrained = func(r *reactor.Reactor, _ reactor.ID) { pump(r) }
 	l, err := tcp.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, h, reactor.Options{}, func(r *reactor.Reactor) {
-		if _, err := r.RegisterListener(l); err != nil {
-			t.Fatal(err)
-		}
-	})
-	client, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	client.SetDeadline(time.Now().Add(patience))
+	loop, client := serve(t, svc, reactor.Options{}, l, l.Addr().String())
 	if _, err := io.ReadFull(client, make([]byte, 1024)); err != nil {
 		t.Fatal(err)
 	}
 	// Unread data makes the close a reset.
 	client.Close()
-	cause := wait(t, gone, "Disconnected")
+	cause := loop.Expect("disconnected", id).Err
 	if !errors.Is(cause, syscall.ECONNRESET) && !errors.Is(cause, syscall.EPIPE) {
 		t.Errorf("cause %v, want ECONNRESET or EPIPE", cause)
 	}
@@ -336,77 +244,50 @@ func TestPeerClosesMidWrite(t *testing.T) {
 func TestPeerNeverReads(t *testing.T) {
 	limits := reactor.Limits{Low: 16 << 10, High: 64 << 10, Max: 256 << 10}
 	chunk := make([]byte, 16<<10)
-	type congestion struct {
+	var c struct { // the loop's, and the test's once Congested is reported
 		pending    int   // when Congested arrived
 		peak       int   // the most ever pending
 		fillErr    error // what ended filling up to Max
 		overflow   error // a Send once full
 		pendingEnd int   // after that Send
 	}
-	congested := make(chan congestion, 1)
-	drained := make(chan int, 1)
-	failed := make(chan error, 1)
-	var id reactor.ID    // the loop's
+	var drained int      // pending at Drained; the test's once it is reported
+	var id reactor.ID    // the loop's, and the test's once Accepted is reported
 	var stopSending bool // the loop's
-	h := &hooks{
-		accepted: func(r *reactor.Reactor, _ reactor.ID, t reactor.Transport) {
-			var err error
-			if id, err = r.RegisterTransport(t); err != nil {
-				t.Close()
-				failed <- err
-				return
-			}
-			r.SetTimer(0)
-		},
-		// Send a chunk per turn of the loop until Congested says stop.
-		timer: func(r *reactor.Reactor, _ reactor.TimerID) {
-			if stopSending {
-				return
-			}
-			if err := r.Send(id, chunk); err != nil {
-				failed <- err
-				return
-			}
-			r.SetTimer(0)
-		},
-		congested: func(r *reactor.Reactor, _ reactor.ID) {
-			stopSending = true
-			c := congestion{pending: r.Pending(id)}
-			for c.fillErr == nil {
-				c.fillErr = r.Send(id, chunk)
-				c.peak = max(c.peak, r.Pending(id))
-			}
-			c.overflow = r.Send(id, chunk)
-			c.pendingEnd = r.Pending(id)
-			congested <- c
-		},
-		drained: func(r *reactor.Reactor, _ reactor.ID) { drained <- r.Pending(id) },
-		disconnected: func(_ *reactor.Reactor, _ reactor.ID, _ reactor.Resource, cause error) {
-			failed <- cause
-		},
+	svc := recorder()
+	svc.OnAccepted = registerAccepted(t, &id, func(r *reactor.Reactor) { r.SetTimer(0) })
+	// Send a chunk per turn of the loop until Congested says stop.
+	svc.OnTimer = func(r *reactor.Reactor, _ reactor.TimerID) {
+		if stopSending {
+			return
+		}
+		if err := r.Send(id, chunk); err != nil {
+			t.Errorf("before Congested: %v", err)
+			return
+		}
+		r.SetTimer(0)
 	}
+	svc.OnCongested = func(r *reactor.Reactor, _ reactor.ID) {
+		stopSending = true
+		c.pending = r.Pending(id)
+		for c.fillErr == nil {
+			c.fillErr = r.Send(id, chunk)
+			c.peak = max(c.peak, r.Pending(id))
+		}
+		c.overflow = r.Send(id, chunk)
+		c.pendingEnd = r.Pending(id)
+	}
+	svc.OnDrained = func(r *reactor.Reactor, _ reactor.ID) { drained = r.Pending(id) }
 	l, err := tcp.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, h, reactor.Options{Limits: limits}, func(r *reactor.Reactor) {
-		if _, err := r.RegisterListener(l); err != nil {
-			t.Fatal(err)
+	loop, client := serve(t, svc, reactor.Options{Limits: limits}, l, l.Addr().String())
+	// Timers go by until Congested.
+	for e := loop.Next(); e.Kind != "congested" || e.ID != id; e = loop.Next() {
+		if e.Kind == "disconnected" {
+			t.Fatalf("before Congested: %v", e.Err)
 		}
-	})
-	client, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-
-	var c congestion
-	select {
-	case c = <-congested:
-	case err := <-failed:
-		t.Fatalf("before Congested: %v", err)
-	case <-time.After(patience):
-		t.Fatal("gave up waiting for Congested")
 	}
 	if c.pending < limits.High {
 		t.Errorf("Congested with %d pending, want at least High (%d)", c.pending, limits.High)
@@ -422,8 +303,9 @@ func TestPeerNeverReads(t *testing.T) {
 	}
 
 	go io.Copy(io.Discard, client)
-	if pending := wait(t, drained, "Drained"); pending > limits.Low {
-		t.Errorf("Drained with %d pending, above Low (%d)", pending, limits.Low)
+	loop.Expect("drained", id)
+	if drained > limits.Low {
+		t.Errorf("Drained with %d pending, above Low (%d)", drained, limits.Low)
 	}
 }
 
@@ -443,54 +325,35 @@ func TestPeerClosesWithUnreadData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			type result struct {
-				data  []byte
-				cause error
-			}
-			results := make(chan result, 1)
-			var data []byte // the loop's
-			h := &hooks{
-				accepted: func(r *reactor.Reactor, _ reactor.ID, t reactor.Transport) {
-					id, err := r.RegisterTransport(t)
-					if err == nil && tt.pause {
-						err = r.Pause(id)
-					}
-					if err != nil {
-						results <- result{cause: err}
-					}
-				},
-				received: func(_ *reactor.Reactor, _ reactor.ID, b []byte) { data = append(data, b...) },
-				disconnected: func(_ *reactor.Reactor, _ reactor.ID, _ reactor.Resource, cause error) {
-					results <- result{data, cause}
-				},
-			}
+			var id reactor.ID // the loop's, and the test's once Accepted is reported
+			var data []byte   // the loop's, and the test's once Disconnected is reported
+			svc := recorder()
+			svc.OnAccepted = registerAccepted(t, &id, func(r *reactor.Reactor) {
+				if !tt.pause {
+					return
+				}
+				if err := r.Pause(id); err != nil {
+					t.Errorf("service: %v", err)
+				}
+			})
+			svc.OnReceived = func(_ *reactor.Reactor, _ reactor.ID, b []byte) { data = append(data, b...) }
 			l, err := tcp.Listen("127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
-			run(t, h, reactor.Options{}, func(r *reactor.Reactor) {
-				if _, err := r.RegisterListener(l); err != nil {
-					t.Fatal(err)
-				}
-			})
-			client, err := net.Dial("tcp", l.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
+			loop, client := serve(t, svc, reactor.Options{}, l, l.Addr().String())
 			payload := make([]byte, tt.size)
 			rand.Read(payload)
-			client.SetDeadline(time.Now().Add(patience))
 			if _, err := client.Write(payload); err != nil {
 				t.Fatal(err)
 			}
 			client.Close()
 
-			res := wait(t, results, "Disconnected")
-			if !errors.Is(res.cause, io.EOF) {
-				t.Errorf("cause %v, want io.EOF", res.cause)
+			if cause := loop.Expect("disconnected", id).Err; !errors.Is(cause, io.EOF) {
+				t.Errorf("cause %v, want io.EOF", cause)
 			}
-			if !bytes.Equal(res.data, payload) {
-				t.Errorf("received %d bytes, want the %d sent", len(res.data), len(payload))
+			if !bytes.Equal(data, payload) {
+				t.Errorf("received %d bytes, want the %d sent", len(data), len(payload))
 			}
 		})
 	}
@@ -498,37 +361,16 @@ func TestPeerClosesWithUnreadData(t *testing.T) {
 
 // TestCloseWrite: a half-closed connection still receives.
 func TestCloseWrite(t *testing.T) {
-	peers, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peers.Close()
-	c, err := tcp.Dial(peers.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := make(chan error, 1)
-	received := make(chan []byte, 16)
-	h := &hooks{
-		connected: func(*reactor.Reactor, reactor.ID) { closed <- c.CloseWrite() },
-		received: func(_ *reactor.Reactor, _ reactor.ID, data []byte) {
-			received <- bytes.Clone(data)
-		},
-	}
-	run(t, h, reactor.Options{}, func(r *reactor.Reactor) {
-		if _, err := r.Connect(c); err != nil {
-			t.Fatal(err)
-		}
-	})
-	peers.(*net.TCPListener).SetDeadline(time.Now().Add(patience))
-	peer, err := peers.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	peer.SetDeadline(time.Now().Add(patience))
-	if err := wait(t, closed, "CloseWrite"); err != nil {
-		t.Fatal(err)
+	c, peers := dialPeers(t, "ipv4")
+	var closed error // the loop's, and the test's once Connected is reported
+	svc := recorder()
+	svc.OnConnected = func(*reactor.Reactor, reactor.ID) { closed = c.CloseWrite() }
+	loop := reactortest.Start(t, svc, reactor.Options{})
+	id := loop.Connect(c)
+	peer := accept(t, peers)
+	loop.Expect("connected", id)
+	if closed != nil {
+		t.Fatal(closed)
 	}
 	if rest, err := io.ReadAll(peer); err != nil || len(rest) != 0 {
 		t.Fatalf("peer read %q, %v; want end-of-file", rest, err)
@@ -536,11 +378,7 @@ func TestCloseWrite(t *testing.T) {
 	if _, err := peer.Write([]byte("still open")); err != nil {
 		t.Fatal(err)
 	}
-	var got []byte
-	for len(got) < len("still open") {
-		got = append(got, wait(t, received, "Received")...)
-	}
-	if string(got) != "still open" {
+	if got := loop.Receive(id, len("still open")); got != "still open" {
 		t.Errorf("received %q, want %q", got, "still open")
 	}
 }
@@ -569,15 +407,7 @@ func TestListenerClose(t *testing.T) {
 }
 
 func TestConnClose(t *testing.T) {
-	peers, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peers.Close()
-	c, err := tcp.Dial(peers.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := dialPeers(t, "ipv4")
 	fd := c.Fd()
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -610,16 +440,7 @@ func TestConnClose(t *testing.T) {
 // reactor.ErrWouldBlock itself, unwrapped, as the reactor's fast path
 // expects, and takes nothing.
 func TestWouldBlock(t *testing.T) {
-	peers, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peers.Close()
-	c, err := tcp.Dial(peers.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := dialPeers(t, "ipv4")
 	if n, err := c.Read(make([]byte, 64)); n != 0 || err != reactor.ErrWouldBlock {
 		t.Errorf("Read with nothing sent = %d, %v; want 0, ErrWouldBlock", n, err)
 	}
@@ -708,16 +529,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestSocketOptions(t *testing.T) {
-	peers, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peers.Close()
-	c, err := tcp.Dial(peers.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := dialPeers(t, "ipv4")
 	get := func(level, opt int) int {
 		t.Helper()
 		v, err := unix.GetsockoptInt(c.Fd(), level, opt)
