@@ -28,7 +28,7 @@ func (s *upper) Received(r *reactor.Reactor, id reactor.ID, data []byte) {
 
 // A service answers on a socketpair; the test drives the other end.
 func Example() {
-	fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	unix.SetNonblock(fds[0], true)
 	defer unix.Close(fds[1])
 

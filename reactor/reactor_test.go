@@ -89,7 +89,7 @@ func TestStaleEventsDoNotReachASuccessor(t *testing.T) {
 				}
 				fd := res.Fd()
 				res.Close()
-				fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+				fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 				if err != nil {
 					t.Error(err)
 					return
@@ -263,7 +263,10 @@ func TestPipeHangup(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
 		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		if err := unix.Pipe(p[:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.SetNonblock(p[0], true); err != nil {
 			t.Fatal(err)
 		}
 		tr := &fdTransport{fd: p[0]}
