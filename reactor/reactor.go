@@ -458,13 +458,15 @@ func (r *Reactor) dispatch(e *entry, f poller.Flags) {
 		r.accept(e)
 	case e.connector != nil:
 		r.finishConnect(e)
+	case f&(poller.Hangup|poller.Error) != 0:
+		// Read first: a write to a peer that has gone fails and would
+		// disconnect before the bytes it sent last were delivered.
+		r.drain(e)
 	default:
 		if f&poller.Writable != 0 {
 			r.write(e)
 		}
-		if f&(poller.Hangup|poller.Error) != 0 {
-			r.drain(e)
-		} else if f&poller.Readable != 0 {
+		if f&poller.Readable != 0 {
 			r.read(e)
 		}
 	}

@@ -258,6 +258,31 @@ func TestHangupDeliversRemainingData(t *testing.T) {
 	})
 }
 
+// A peer that sends and closes while output to it is pending: what it sent
+// is delivered before the disconnect, though writing to it now fails.
+func TestHangupWithPendingOutput(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
+		tr, peer := socketpair(t)
+		id := h.Register(tr)
+		h.Do(func(r *reactor.Reactor) {
+			for r.Pending(id) == 0 {
+				if err := r.Send(id, make([]byte, 64<<10)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			// Still on the loop: both happen before it looks again.
+			writeAll(t, peer, []byte("last words"))
+			unix.Shutdown(peer, unix.SHUT_RDWR)
+		})
+		if got := h.Receive(id, len("last words")); got != "last words" {
+			t.Fatalf("got %q", got)
+		}
+		h.Expect("disconnected", id)
+	})
+}
+
 // A pipe's read end sees a hangup, not a read of zero, when the writer goes.
 func TestPipeHangup(t *testing.T) {
 	engines(t, func(t *testing.T, opts reactor.Options) {
@@ -289,7 +314,7 @@ func TestWriteToClosedPeer(t *testing.T) {
 		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 		tr, peer := socketpair(t)
 		id := h.Register(tr)
-		unix.Close(peer)
+		unix.Shutdown(peer, unix.SHUT_RDWR)
 		var sendErr error
 		h.Do(func(r *reactor.Reactor) {
 			for sendErr == nil {
