@@ -61,6 +61,21 @@ func socketpair(t *testing.T) (*fdTransport, int) {
 	return &fdTransport{fd: fds[0]}, fds[1]
 }
 
+// hangUp closes the socket behind a peer descriptor the test's cleanup will
+// close: /dev/null takes the number over, so the cleanup cannot close a
+// descriptor that something else got since.
+func hangUp(t *testing.T, fd int) {
+	t.Helper()
+	null, err := unix.Open("/dev/null", unix.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(null)
+	if err := unix.Dup2(null, fd); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func writeAll(t *testing.T, fd int, data []byte) {
 	t.Helper()
 	for len(data) > 0 {

@@ -274,7 +274,7 @@ func TestHangupWithPendingOutput(t *testing.T) {
 			}
 			// Still on the loop: both happen before it looks again.
 			writeAll(t, peer, []byte("last words"))
-			unix.Shutdown(peer, unix.SHUT_RDWR)
+			hangUp(t, peer)
 		})
 		if got := h.Receive(id, len("last words")); got != "last words" {
 			t.Fatalf("got %q", got)
@@ -314,7 +314,7 @@ func TestWriteToClosedPeer(t *testing.T) {
 		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 		tr, peer := socketpair(t)
 		id := h.Register(tr)
-		unix.Shutdown(peer, unix.SHUT_RDWR)
+		hangUp(t, peer)
 		var sendErr error
 		h.Do(func(r *reactor.Reactor) {
 			for sendErr == nil {
