@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/iogate/iogate/resources/serial"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsageAndExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		inStdout string
+		inStderr string
+	}{
+		{nil, exitUsage, "", "usage: iogate <command>"},
+		{[]string{"help"}, exitOK, "usage: iogate <command>", ""},
+		{[]string{"--help"}, exitOK, "ports", ""},
+		{[]string{"bogus"}, exitUsage, "", `unknown command "bogus"`},
+		{[]string{"version"}, exitOK, "iogate ", ""},
+		{[]string{"--version"}, exitOK, "iogate ", ""},
+		{[]string{"version", "extra"}, exitUsage, "", `unexpected argument "extra"`},
+		{[]string{"ports", "-h"}, exitOK, "", "usage: iogate ports [flags]"},
+		{[]string{"ports", "--bogus"}, exitUsage, "", "flag provided but not defined"},
+	} {
+		code, stdout, stderr := runCLI(tc.args...)
+		if code != tc.code || !strings.Contains(stdout, tc.inStdout) || !strings.Contains(stderr, tc.inStderr) {
+			t.Errorf("iogate %v: exit %d, stdout %q, stderr %q; want exit %d with %q / %q",
+				tc.args, code, stdout, stderr, tc.code, tc.inStdout, tc.inStderr)
+		}
+	}
+}
+
+// ports --json prints what serial.Ports finds, as a JSON array even when
+// there is nothing; the table has a row per port.
+func TestPorts(t *testing.T) {
+	want, err := serial.Ports()
+	if err != nil {
+		t.Skipf("no port enumeration here: %v", err)
+	}
+	code, stdout, stderr := runCLI("ports", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got []serial.PortInfo
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil || got == nil {
+		t.Fatalf("not a JSON array: %q (%v)", stdout, err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d ports in JSON, Ports found %d", len(got), len(want))
+	}
+	code, stdout, stderr = runCLI("ports")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if len(want) == 0 {
+		if !strings.Contains(stderr, "no serial ports") {
+			t.Fatalf("stderr %q", stderr)
+		}
+		return
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != len(want)+1 || !strings.HasPrefix(lines[0], "PATH") {
+		t.Fatalf("table:\n%s", stdout)
+	}
+	for i, p := range want {
+		if !strings.HasPrefix(lines[i+1], p.Path) {
+			t.Errorf("row %d %q is not %s", i, lines[i+1], p.Path)
+		}
+	}
+}
+
+func TestPrintPorts(t *testing.T) {
+	var out bytes.Buffer
+	err := printPorts(&out, []serial.PortInfo{
+		{Path: "/dev/ttyUSB0", ByID: "/dev/serial/by-id/usb-Prolific-if00", USB: true, VID: "067b", PID: "2303", SerialNumber: "A1", Manufacturer: "Prolific", Product: "USB-Serial"},
+		{Path: "/dev/ttyS0"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/dev/ttyUSB0", "usb-Prolific-if00", "067b:2303", "A1", "Prolific USB-Serial", "/dev/ttyS0  -"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
