@@ -88,7 +88,7 @@ func TestPrintPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"/dev/ttyUSB0", "usb-Prolific-if00", "067b:2303", "A1", "Prolific USB-Serial", "/dev/ttyS0  -"} {
+	for _, want := range []string{"/dev/ttyUSB0", "usb-Prolific-if00", "067b:2303", "A1", "Prolific USB-Serial", "/dev/ttyS0    -"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
