@@ -42,6 +42,8 @@ type config struct {
 	size       int
 	server     string
 	profileDir string
+	settle     time.Duration
+	quiet      float64
 	quick      bool
 	args       []string
 }
@@ -86,6 +88,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.size, "size", 64, "message size in bytes")
 	fs.StringVar(&cfg.server, "server", "", "echoserver `binary`; empty builds ./cmd/echoserver")
 	fs.StringVar(&cfg.profileDir, "cpuprofile", "", "`dir` for a CPU profile of every server run")
+	fs.DurationVar(&cfg.settle, "settle", 20*time.Second, "before each run, wait up to this long for the machine to be quiet; 0 does not wait")
+	fs.Float64Var(&cfg.quiet, "quiet", 0.25, "CPUs of background load below which the machine counts as quiet")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 1 round of 1 s at 100 and 1000 connections, unless flags say otherwise")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -108,6 +112,9 @@ func parseFlags(args []string) (config, error) {
 		}
 		if !set["conns"] {
 			*conns = "100,1000"
+		}
+		if !set["settle"] {
+			cfg.settle = 0
 		}
 	}
 	for f := range strings.SplitSeq(*conns, ",") {
@@ -158,6 +165,9 @@ func run(cfg config) error {
 			k := (round + ci) % len(cfg.impls)
 			order := append(append([]string(nil), cfg.impls[k:]...), cfg.impls[:k]...)
 			for _, impl := range order {
+				if err := settle(cfg.settle, cfg.quiet); err != nil {
+					return err
+				}
 				s, err := measure(cfg, bin, impl, n, round)
 				if err != nil {
 					return fmt.Errorf("round %d, %s, %d connections: %w", round+1, impl, n, err)
@@ -249,6 +259,29 @@ func measure(cfg config, bin, impl string, n, round int) (sample, error) {
 func (s sample) String() string {
 	return fmt.Sprintf("round %d %6d conns %-6s %7.0f msg/s  p50 %-7s p99 %-7s  %.2f CPU s/M  sys %2.0f%%  rss %4.1f MiB  idle %4.0f B/conn  client %3.0f%%  other %3.0f%%",
 		s.round+1, s.conns, s.impl, s.rate, rtt(s.p50), rtt(s.p99), s.cpuPerM, 100*s.sysShare, mib(s.rss), s.idleConn, 100*s.clientCPU, 100*s.otherCPU)
+}
+
+// settle waits, up to limit, until the machine's busy time over a probe of
+// half a second is below quiet CPUs: on a shared machine the other sessions'
+// builds come and go, and a run started in a lull is a run less disturbed.
+// It gives up silently at the limit; the report's other-load column tells.
+func settle(limit time.Duration, quiet float64) error {
+	const probe = 500 * time.Millisecond
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); {
+		b0, err := readBusy()
+		if err != nil {
+			return err
+		}
+		time.Sleep(probe) // the measurement window of the probe
+		b1, err := readBusy()
+		if err != nil {
+			return err
+		}
+		if float64(b1-b0)/float64(probe) < quiet {
+			return nil
+		}
+	}
+	return nil
 }
 
 // raiseFileLimit lifts the soft descriptor limit to the hard one: the client

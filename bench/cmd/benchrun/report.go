@@ -96,7 +96,12 @@ func renderTCPEcho(cfg config, m machine, samples []sample) string {
 	fmt.Fprintf(&b, "- %d rounds; in each, every server runs once per connection count, in an order rotated\n", cfg.rounds)
 	fmt.Fprintf(&b, "  every time; a run is a fresh server, connect and one echo per connection, %v warm-up, %v\n", cfg.warmup, cfg.duration)
 	b.WriteString("  measured. Every figure is the median over the rounds; the range is the lowest and\n")
-	b.WriteString("  highest msgs/s seen.\n\n")
+	b.WriteString("  highest msgs/s seen.\n")
+	if cfg.settle > 0 {
+		fmt.Fprintf(&b, "- Before each run the driver waits up to %v for the machine's background load to fall\n", cfg.settle)
+		fmt.Fprintf(&b, "  below %.2f CPUs (other sessions share this machine); the other-load column shows what it got.\n", cfg.quiet)
+	}
+	b.WriteString("\n")
 
 	for _, n := range cfg.conns {
 		fmt.Fprintf(&b, "### %s connections\n\n", thousands(n))
