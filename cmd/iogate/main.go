@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/iogate/iogate/config"
 )
 
 // Exit codes, per the product contract.
@@ -35,15 +37,18 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		checkCommand(),
 		portsCommand(),
 		versionCommand(),
 	}
 }
 
-// usageError is a mistake on the command line: exit code 2, not 1.
-type usageError struct{ msg string }
+// usageError is a mistake on the command line or in the configuration:
+// exit code 2, not 1.
+type usageError struct{ err error }
 
-func (e usageError) Error() string { return e.msg }
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -84,9 +89,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		err := do(stdout, stderr)
 		var ue usageError
+		var bad config.Errors
 		switch {
 		case err == nil:
 			return exitOK
+		case errors.As(err, &bad):
+			// file:line: key: problem, one per line, as compilers print them.
+			fmt.Fprintln(stderr, bad)
+			return exitUsage
 		case errors.As(err, &ue):
 			fmt.Fprintf(stderr, "iogate %s: %v\n", c.name, err)
 			return exitUsage

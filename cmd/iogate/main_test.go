@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -92,5 +93,33 @@ func TestPrintPorts(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	code, stdout, stderr := runCLI("check", "-c", "../../config.example.toml")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"config.example.toml: ok", "device gps: serial /dev/ttyUSB0 9600 8N1", "frames -> iogate/edge-01/gps/rx (text)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	bad := t.TempDir() + "/bad.toml"
+	if err := os.WriteFile(bad, []byte("[gateway]\nid = \"x/y\"\n[mqtt]\nqos = 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI("check", "-c", bad)
+	if code != exitUsage || !strings.Contains(stderr, bad+":2: gateway.id:") || !strings.Contains(stderr, bad+":4: mqtt.qos:") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	t.Setenv("IOGATE_CONFIG", bad)
+	if code, _, _ := runCLI("check"); code != exitUsage {
+		t.Fatalf("$IOGATE_CONFIG not used: exit %d", code)
+	}
+	if code, _, stderr := runCLI("check", "-c", "/nonexistent.toml"); code != exitUsage || !strings.Contains(stderr, "/nonexistent.toml") {
+		t.Fatalf("missing file: exit %d, %q", code, stderr)
 	}
 }
