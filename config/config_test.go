@@ -141,6 +141,7 @@ func TestErrors(t *testing.T) {
 		{"no path", "[gateway]\nid = \"g\"\n[[device]]\nname = \"x\"\n", []string{"t.toml:3: device[0].path: a serial device needs a path"}},
 		{"bad usb", "[gateway]\nid = \"g\"\n[[device]]\nname = \"x\"\nusb = \"67b:2303\"\n", []string{"t.toml:5: device[0].usb:"}},
 		{"fixed without size", minimal + "framing = \"fixed\"\n", []string{"device[0].frame_size:"}},
+		{"line delimiter", minimal + "delimiter = \";\"\n", []string{"t.toml:8: device[0].delimiter:", "framing = \"delimiter\""}},
 		{"bad enum", minimal + "parity = \"even-ish\"\n", []string{"t.toml:8: device[0].parity: \"even-ish\" is not one of none, even, odd, mark, space"}},
 		{"prefix wildcard", "[gateway]\nid = \"g\"\n[mqtt]\ntopic_prefix = \"a/#\"\n", []string{"t.toml:4: mqtt.topic_prefix:"}},
 		{"bad broker", "[gateway]\nid = \"g\"\n[mqtt]\nbroker = \"http://x\"\n", []string{"t.toml:4: mqtt.broker:", "http"}},

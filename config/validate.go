@@ -304,7 +304,11 @@ func (v *validator) device(key string, f *deviceFile) Device {
 		v.addf(key+".max_frame", "%d: want 1 to 16777216 bytes", d.MaxFrame)
 	}
 	switch d.Framing {
-	case "line", "slip", "cobs", "raw":
+	case "line":
+		if s := string(d.Delimiter); s != "\n" && s != "\r\n" {
+			v.addf(key+".delimiter", "%q: line framing ends lines with \"\\n\" or \"\\r\\n\"; use framing = \"delimiter\" for others", s)
+		}
+	case "slip", "cobs", "raw":
 	case "delimiter":
 		if len(d.Delimiter) == 0 {
 			v.addf(key+".delimiter", "must not be empty with framing = \"delimiter\"")
