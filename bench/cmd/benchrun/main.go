@@ -44,6 +44,8 @@ type config struct {
 	profileDir string
 	settle     time.Duration
 	quiet      float64
+	disturbed  float64
+	retries    int
 	quick      bool
 	args       []string
 }
@@ -62,6 +64,7 @@ type sample struct {
 	idleConn  float64       // bytes of VmRSS per idle connection
 	clientCPU float64       // the client thread's CPU time over wall time
 	otherCPU  float64       // CPUs kept busy by neither: other programs, interrupts
+	tries     int           // runs made to get this one, the disturbed ones included
 }
 
 func main() {
@@ -90,6 +93,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.profileDir, "cpuprofile", "", "`dir` for a CPU profile of every server run")
 	fs.DurationVar(&cfg.settle, "settle", 20*time.Second, "before each run, wait up to this long for the machine to be quiet; 0 does not wait")
 	fs.Float64Var(&cfg.quiet, "quiet", 0.25, "CPUs of background load below which the machine counts as quiet")
+	fs.Float64Var(&cfg.disturbed, "disturbed", 0.5, "CPUs of background load during a run above which it is run again")
+	fs.IntVar(&cfg.retries, "retries", 1, "runs made again at most, per server and round, when disturbed")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 1 round of 1 s at 100 and 1000 connections, unless flags say otherwise")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -116,6 +121,9 @@ func parseFlags(args []string) (config, error) {
 		if !set["settle"] {
 			cfg.settle = 0
 		}
+		if !set["retries"] {
+			cfg.retries = 0
+		}
 	}
 	for f := range strings.SplitSeq(*conns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -127,8 +135,8 @@ func parseFlags(args []string) (config, error) {
 	for f := range strings.SplitSeq(*impls, ",") {
 		cfg.impls = append(cfg.impls, strings.TrimSpace(f))
 	}
-	if cfg.rounds <= 0 || cfg.duration <= 0 || cfg.warmup < 0 || cfg.size <= 0 {
-		return cfg, errors.New("-rounds, -duration and -size must be positive, -warmup not negative")
+	if cfg.rounds <= 0 || cfg.duration <= 0 || cfg.warmup < 0 || cfg.size <= 0 || cfg.retries < 0 || cfg.settle < 0 {
+		return cfg, errors.New("-rounds, -duration and -size must be positive, -warmup, -retries and -settle not negative")
 	}
 	return cfg, nil
 }
@@ -165,10 +173,7 @@ func run(cfg config) error {
 			k := (round + ci) % len(cfg.impls)
 			order := append(append([]string(nil), cfg.impls[k:]...), cfg.impls[:k]...)
 			for _, impl := range order {
-				if err := settle(cfg.settle, cfg.quiet); err != nil {
-					return err
-				}
-				s, err := measure(cfg, bin, impl, n, round)
+				s, err := measureQuiet(cfg, bin, impl, n, round)
 				if err != nil {
 					return fmt.Errorf("round %d, %s, %d connections: %w", round+1, impl, n, err)
 				}
@@ -183,6 +188,35 @@ func run(cfg config) error {
 		return nil
 	}
 	return writeSection(cfg.out, tcpEchoSection, section)
+}
+
+// measureQuiet measures one server once, after waiting for a quiet machine,
+// and again, up to cfg.retries times, while the background load during the
+// measured window passed cfg.disturbed CPUs. It keeps the least disturbed
+// attempt: a neighbour's build says nothing about the server.
+func measureQuiet(cfg config, bin, impl string, n, round int) (sample, error) {
+	var best sample
+	for try := range cfg.retries + 1 {
+		if err := settle(cfg.settle, cfg.quiet); err != nil {
+			return best, err
+		}
+		s, err := measure(cfg, bin, impl, n, round)
+		if err != nil {
+			return s, err
+		}
+		s.tries = try + 1
+		if try == 0 || s.otherCPU < best.otherCPU {
+			best = s
+		}
+		best.tries = s.tries
+		if s.otherCPU <= cfg.disturbed {
+			break
+		}
+		if try < cfg.retries {
+			fmt.Fprintf(os.Stderr, "%s: disturbed, running again\n", s)
+		}
+	}
+	return best, nil
 }
 
 // measure starts a fresh server, connects n idle clients to it, measures
@@ -257,8 +291,8 @@ func measure(cfg config, bin, impl string, n, round int) (sample, error) {
 // String is the sample on one line, as the progress and the report's
 // record of every run show it.
 func (s sample) String() string {
-	return fmt.Sprintf("round %d %6d conns %-6s %7.0f msg/s  p50 %-7s p99 %-7s  %.2f CPU s/M  sys %2.0f%%  rss %4.1f MiB  idle %4.0f B/conn  client %3.0f%%  other %3.0f%%",
-		s.round+1, s.conns, s.impl, s.rate, rtt(s.p50), rtt(s.p99), s.cpuPerM, 100*s.sysShare, mib(s.rss), s.idleConn, 100*s.clientCPU, 100*s.otherCPU)
+	return fmt.Sprintf("round %d %6d conns %-6s %7.0f msg/s  p50 %-7s p99 %-7s  %.2f CPU s/M  sys %2.0f%%  rss %4.1f MiB  idle %4.0f B/conn  client %3.0f%%  other %3.0f%%  tries %d",
+		s.round+1, s.conns, s.impl, s.rate, rtt(s.p50), rtt(s.p99), s.cpuPerM, 100*s.sysShare, mib(s.rss), s.idleConn, 100*s.clientCPU, 100*s.otherCPU, s.tries)
 }
 
 // settle waits, up to limit, until the machine's busy time over a probe of

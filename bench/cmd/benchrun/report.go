@@ -101,6 +101,16 @@ func renderTCPEcho(cfg config, m machine, samples []sample) string {
 		fmt.Fprintf(&b, "- Before each run the driver waits up to %v for the machine's background load to fall\n", cfg.settle)
 		fmt.Fprintf(&b, "  below %.2f CPUs (other sessions share this machine); the other-load column shows what it got.\n", cfg.quiet)
 	}
+	if cfg.retries > 0 {
+		retried := 0
+		for _, s := range samples {
+			if s.tries > 1 {
+				retried++
+			}
+		}
+		fmt.Fprintf(&b, "- A run with more than %.2f CPUs of background load in its window is run again, up to %d\n", cfg.disturbed, cfg.retries)
+		fmt.Fprintf(&b, "  more times, and the least disturbed one kept: %d of %d runs were.\n", retried, len(samples))
+	}
 	b.WriteString("\n")
 
 	for _, n := range cfg.conns {
