@@ -37,7 +37,9 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		runCommand(),
 		checkCommand(),
+		demoCommand(),
 		portsCommand(),
 		versionCommand(),
 	}

@@ -123,3 +123,20 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("missing file: exit %d, %q", code, stderr)
 	}
 }
+
+// The demo shows frames from its sensor on the embedded broker, and stops
+// cleanly after the messages asked for.
+func TestDemo(t *testing.T) {
+	code, stdout, stderr := runCLI("demo", "--messages", "6", "--rate", "50")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"iogate/demo/status online", "iogate/demo/gps/status online", `iogate/demo/gps/rx {"device":"gps","seq":1,`, "$GPGGA,"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "mosquitto_sub -h 127.0.0.1") {
+		t.Errorf("no hint on stderr: %s", stderr)
+	}
+}

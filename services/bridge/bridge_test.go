@@ -1,0 +1,384 @@
+package bridge_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/iogate/iogate/config"
+	"github.com/iogate/iogate/resources/mqtt"
+	"github.com/iogate/iogate/resources/serial"
+	"github.com/iogate/iogate/services/bridge"
+)
+
+const deadline = 15 * time.Second
+
+// msg is one MQTT message the test's subscriber saw.
+type msg struct {
+	topic, payload string
+	retain         bool
+}
+
+// world is a gateway under test: simulated devices on ptys, reached through
+// symlinks so they can be unplugged and replugged, the embedded broker,
+// and a subscriber on everything.
+type world struct {
+	t       *testing.T
+	dir     string
+	broker  *mqtt.Broker
+	addr    string
+	msgs    chan msg
+	devices map[string]*serial.PTY
+	svc     *bridge.Service
+	done    chan error
+}
+
+func newWorld(t *testing.T, names ...string) *world {
+	t.Helper()
+	w := &world{t: t, dir: t.TempDir(), msgs: make(chan msg, 10000), devices: map[string]*serial.PTY{}}
+	w.startBroker("127.0.0.1:0")
+	for _, n := range names {
+		w.plug(n)
+	}
+	t.Cleanup(func() {
+		for _, p := range w.devices {
+			p.Close()
+		}
+		w.broker.Close()
+	})
+	return w
+}
+
+func (w *world) startBroker(addr string) {
+	w.t.Helper()
+	b, err := mqtt.StartBroker(addr, nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.broker, w.addr = b, b.Addr()
+	if err := b.Subscribe("#", func(topic string, payload []byte, retain bool) {
+		w.msgs <- msg{topic, string(payload), retain}
+	}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// plug creates a device: a pty whose terminal side is at dir/<name>.
+func (w *world) plug(name string) *serial.PTY {
+	w.t.Helper()
+	p, err := serial.OpenPTY()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	link := filepath.Join(w.dir, name)
+	os.Remove(link)
+	if err := os.Symlink(p.SlavePath(), link); err != nil {
+		w.t.Fatal(err)
+	}
+	w.devices[name] = p
+	return p
+}
+
+func (w *world) unplug(name string) {
+	w.devices[name].Close()
+	delete(w.devices, name)
+}
+
+// run starts the gateway with devices given as TOML fragments (name and
+// path are filled in).
+func (w *world) run(devices map[string]string) {
+	w.t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "[gateway]\nid = \"gw\"\nstate_dir = %q\n[mqtt]\nbroker = \"tcp://%s\"\nkeepalive = \"5s\"\n", w.dir, w.addr)
+	for name, extra := range devices {
+		fmt.Fprintf(&b, "[[device]]\nname = %q\npath = %q\nreconnect_min = \"20ms\"\nreconnect_max = \"200ms\"\n%s\n", name, filepath.Join(w.dir, name), extra)
+	}
+	c, err := config.Parse("test.toml", []byte(b.String()))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(testWriter{w.t})
+	log.SetLevel(logrus.DebugLevel)
+	w.svc, err = bridge.New(c, logrus.NewEntry(log))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.done = make(chan error, 1)
+	go func() { w.done <- w.svc.Run() }()
+	w.t.Cleanup(w.stop)
+}
+
+func (w *world) stop() {
+	if w.done == nil {
+		return
+	}
+	w.svc.Stop()
+	select {
+	case err := <-w.done:
+		if err != nil {
+			w.t.Errorf("Run: %v", err)
+		}
+	case <-time.After(deadline):
+		w.t.Error("Run did not return after Stop")
+	}
+	w.done = nil
+}
+
+type testWriter struct{ t *testing.T }
+
+func (tw testWriter) Write(p []byte) (int, error) {
+	tw.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// expect waits for a message on topic and returns it; others are skipped.
+func (w *world) expect(topic string) msg {
+	w.t.Helper()
+	timeout := time.After(deadline)
+	for {
+		select {
+		case m := <-w.msgs:
+			if m.topic == topic {
+				return m
+			}
+		case <-timeout:
+			w.t.Fatalf("no message on %s", topic)
+		}
+	}
+}
+
+// expectPayload waits for a message on topic with the given payload.
+func (w *world) expectPayload(topic, payload string) {
+	w.t.Helper()
+	timeout := time.After(deadline)
+	for {
+		select {
+		case m := <-w.msgs:
+			if m.topic == topic && m.payload == payload {
+				return
+			}
+		case <-timeout:
+			w.t.Fatalf("no %q on %s", payload, topic)
+		}
+	}
+}
+
+// expectAll waits until every "topic payload" pair has been seen, in any
+// order.
+func (w *world) expectAll(pairs ...string) {
+	w.t.Helper()
+	want := map[string]bool{}
+	for _, p := range pairs {
+		want[p] = true
+	}
+	timeout := time.After(deadline)
+	for len(want) > 0 {
+		select {
+		case m := <-w.msgs:
+			delete(want, m.topic+" "+m.payload)
+		case <-timeout:
+			w.t.Fatalf("never saw %v", want)
+		}
+	}
+}
+
+// publish sends a command the way an MQTT user would.
+func (w *world) publish(topic string, payload []byte, retain bool) {
+	w.t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + w.addr).SetClientID("test-publisher"))
+	if tok := c.Connect(); !tok.WaitTimeout(deadline) || tok.Error() != nil {
+		w.t.Fatalf("connect: %v", tok.Error())
+	}
+	defer c.Disconnect(0)
+	if tok := c.Publish(topic, 1, retain, payload); !tok.WaitTimeout(deadline) || tok.Error() != nil {
+		w.t.Fatalf("publish: %v", tok.Error())
+	}
+}
+
+// device reads what the gateway wrote to a device, n bytes.
+func (w *world) read(name string, n int) string {
+	w.t.Helper()
+	fd, err := unix.Dup(w.devices[name].Fd())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	f.SetReadDeadline(time.Now().Add(deadline))
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(f, buf); err != nil {
+		w.t.Fatalf("read %s: %v (got %q)", name, err, buf)
+	}
+	return string(buf)
+}
+
+func (w *world) write(name, data string) {
+	w.t.Helper()
+	if _, err := w.devices[name].Write([]byte(data)); err != nil {
+		w.t.Fatalf("write %s: %v", name, err)
+	}
+}
+
+func TestFramesInEveryEncoding(t *testing.T) {
+	w := newWorld(t, "t", "h", "b", "j")
+	w.run(map[string]string{
+		"t": `encoding = "text"`,
+		"h": `encoding = "hex"`,
+		"b": `encoding = "base64"`,
+		"j": `encoding = "json"`,
+	})
+	w.expectAll("iogate/gw/status online", "iogate/gw/t/status online", "iogate/gw/h/status online",
+		"iogate/gw/b/status online", "iogate/gw/j/status online")
+	for _, n := range []string{"t", "h", "b", "j"} {
+		w.write(n, "$GPGGA,1\r\nsecond\n")
+	}
+	w.expectPayload("iogate/gw/t/rx", "$GPGGA,1")
+	w.expectPayload("iogate/gw/h/rx", "2447504747412c31")
+	w.expectPayload("iogate/gw/b/rx", base64.StdEncoding.EncodeToString([]byte("$GPGGA,1")))
+	var env struct {
+		Device string `json:"device"`
+		Seq    uint64 `json:"seq"`
+		TS     string `json:"ts"`
+		Data   string `json:"data"`
+		Enc    string `json:"enc"`
+	}
+	for i, want := range []string{"$GPGGA,1", "second"} {
+		m := w.expect("iogate/gw/j/rx")
+		if err := json.Unmarshal([]byte(m.payload), &env); err != nil {
+			t.Fatalf("%q: %v", m.payload, err)
+		}
+		if env.Device != "j" || env.Seq != uint64(i+1) || env.Data != want || env.Enc != "text" {
+			t.Fatalf("envelope %+v", env)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, env.TS); err != nil {
+			t.Fatalf("ts %q: %v", env.TS, err)
+		}
+	}
+	// Not valid UTF-8: base64 in the envelope.
+	w.write("j", "\xff\xfe\n")
+	m := w.expect("iogate/gw/j/rx")
+	json.Unmarshal([]byte(m.payload), &env)
+	if env.Enc != "base64" || env.Data != base64.StdEncoding.EncodeToString([]byte("\xff\xfe")) {
+		t.Fatalf("binary envelope %s", m.payload)
+	}
+}
+
+func TestCommands(t *testing.T) {
+	w := newWorld(t, "rw", "hex", "ro")
+	// A retained command, left on the broker before the gateway starts, is
+	// replayed at every subscription: it must not reach the device.
+	w.publish("iogate/gw/rw/tx", []byte("STALE"), true)
+	w.run(map[string]string{
+		"rw":  "writable = true\ndelimiter = \"\\r\\n\"",
+		"hex": "writable = true\nencoding = \"hex\"\nframing = \"slip\"",
+		"ro":  "",
+	})
+	if e := w.expect("iogate/gw/rw/error"); !strings.Contains(e.payload, "retained") {
+		t.Fatalf("error payload %s", e.payload)
+	}
+	w.publish("iogate/gw/rw/tx", []byte("RESET"), false)
+	if got := w.read("rw", 7); got != "RESET\r\n" {
+		t.Fatalf("device got %q", got)
+	}
+	w.publish("iogate/gw/hex/tx", []byte("c0ff"), false)
+	if got := w.read("hex", 5); got != "\xc0\xdb\xdc\xff\xc0" { // SLIP: END, escaped END, 0xff, END
+		t.Fatalf("device got %q", got)
+	}
+	w.publish("iogate/gw/hex/tx", []byte("not hex"), false)
+	e := w.expect("iogate/gw/hex/error")
+	if !strings.Contains(e.payload, `"device":"hex"`) || !strings.Contains(e.payload, "not hex") {
+		t.Fatalf("error payload %s", e.payload)
+	}
+	// A read-only device is not subscribed: a command to it is not written.
+	w.publish("iogate/gw/ro/tx", []byte("IGNORED"), false)
+	w.publish("iogate/gw/rw/tx", []byte("AFTER"), false)
+	if got := w.read("rw", 7); got != "AFTER\r\n" {
+		t.Fatalf("device got %q", got)
+	}
+}
+
+func TestUnplugAndReplug(t *testing.T) {
+	w := newWorld(t, "gps")
+	w.run(map[string]string{"gps": ""})
+	w.expectPayload("iogate/gw/gps/status", "online")
+	w.write("gps", "before\n")
+	w.expectPayload("iogate/gw/gps/rx", "before")
+	w.unplug("gps")
+	w.expectPayload("iogate/gw/gps/status", "offline")
+	w.plug("gps")
+	w.expectPayload("iogate/gw/gps/status", "online")
+	w.write("gps", "after\n")
+	w.expectPayload("iogate/gw/gps/rx", "after")
+}
+
+func TestMissingAtStartAndGarbage(t *testing.T) {
+	w := newWorld(t, "good")
+	w.run(map[string]string{"good": "max_frame = 16", "late": ""})
+	w.expectAll("iogate/gw/good/status online", "iogate/gw/late/status offline")
+	w.write("good", strings.Repeat("x", 100)+"\nok\n\xff\x00garbage\n")
+	w.expectPayload("iogate/gw/good/rx", "ok")
+	w.expectPayload("iogate/gw/good/rx", "\xff\x00garbage")
+	w.plug("late")
+	w.expectPayload("iogate/gw/late/status", "online")
+}
+
+// Frames written while the broker is away arrive, in order, once it is
+// back: the outbox keeps what the broker has not acknowledged.
+func TestBrokerGoesAwayAndComesBack(t *testing.T) {
+	w := newWorld(t, "gps")
+	w.run(map[string]string{"gps": ""})
+	w.expectPayload("iogate/gw/gps/status", "online")
+	w.write("gps", "0\n")
+	w.expectPayload("iogate/gw/gps/rx", "0")
+	addr := w.addr
+	w.broker.Close()
+	var sent bytes.Buffer
+	for i := 1; i <= 50; i++ {
+		fmt.Fprintf(&sent, "%d\n", i)
+	}
+	w.write("gps", sent.String())
+	w.startBroker(addr)
+	w.expectPayload("iogate/gw/status", "online") // before the frames that waited
+	next := 1
+	timeout := time.After(deadline)
+	for next <= 50 {
+		select {
+		case m := <-w.msgs:
+			if m.topic != "iogate/gw/gps/rx" {
+				continue
+			}
+			n := 0
+			fmt.Sscan(m.payload, &n)
+			if n < next {
+				continue // a duplicate around the reconnect is allowed
+			}
+			if n != next {
+				t.Fatalf("frame %d arrived before %d", n, next)
+			}
+			next++
+		case <-timeout:
+			t.Fatalf("frames stopped at %d", next)
+		}
+	}
+}
+
+func TestGracefulStop(t *testing.T) {
+	w := newWorld(t, "gps")
+	w.run(map[string]string{"gps": ""})
+	w.expectPayload("iogate/gw/gps/status", "online")
+	w.stop()
+	w.expectPayload("iogate/gw/gps/status", "offline")
+	w.expectPayload("iogate/gw/status", "offline")
+}

@@ -1,0 +1,95 @@
+package bridge
+
+import (
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/iogate/iogate/config"
+	"github.com/iogate/iogate/framing"
+	"github.com/iogate/iogate/reactor"
+	"github.com/iogate/iogate/resources/file"
+	"github.com/iogate/iogate/resources/serial"
+)
+
+// device is the bridge's state for one [[device]]: its resource while
+// open, its framing, its topics and its counters.
+type device struct {
+	cfg config.Device
+	log *logrus.Entry
+
+	id      reactor.ID // 0 while closed
+	openAt  time.Time
+	backoff time.Duration // the wait before the next reopen
+	reopen  reactor.TimerID
+	idle    reactor.TimerID // idle framing: armed while a frame is pending
+
+	decoder *framing.Decoder
+	framing framing.Config
+	seq     uint64
+
+	rxTopic, txTopic, statusTopic, errorTopic string
+
+	stats deviceStats
+}
+
+// deviceStats are a device's counters since the gateway started.
+type deviceStats struct {
+	Frames     uint64 `json:"frames"`
+	Bytes      uint64 `json:"bytes"`
+	Overlong   uint64 `json:"overlong"`
+	Malformed  uint64 `json:"malformed"`
+	Drops      uint64 `json:"drops"`
+	Reopens    uint64 `json:"reopens"`
+	TxFrames   uint64 `json:"tx_frames"`
+	TxBytes    uint64 `json:"tx_bytes"`
+	TxRejected uint64 `json:"tx_rejected"`
+	Online     bool   `json:"online"`
+}
+
+func framingConfig(d config.Device) (framing.Config, error) {
+	kind, err := framing.ParseKind(d.Framing)
+	if err != nil {
+		return framing.Config{}, err
+	}
+	// Line framing takes "\r\n" as the ending its commands get; decoding
+	// accepts either ending.
+	return framing.Config{Kind: kind, Delimiter: d.Delimiter, Size: d.FrameSize, Max: d.MaxFrame}, nil
+}
+
+// open opens the device's descriptor.
+func (d *device) open() (reactor.Transport, error) {
+	if d.cfg.Kind == "file" {
+		access := file.ReadOnly
+		if d.cfg.Writable {
+			access = file.ReadWrite
+		}
+		return file.Open(d.cfg.Path, access)
+	}
+	name := d.cfg.Path
+	if d.cfg.USB != "" {
+		name = d.cfg.USB
+		if d.cfg.USBSerial != "" {
+			name += ":" + d.cfg.USBSerial
+		}
+	}
+	return serial.Open(name, serial.Mode{
+		Baud:     d.cfg.Baud,
+		DataBits: d.cfg.DataBits,
+		Parity:   serial.Parity(d.cfg.Parity),
+		StopBits: d.cfg.StopBits,
+		Flow:     serial.Flow(d.cfg.Flow),
+	})
+}
+
+// nextBackoff returns the wait before the next reopen and doubles it, up
+// to reconnect_max. A device that stayed open longer than its current wait
+// starts again from reconnect_min.
+func (d *device) nextBackoff(now time.Time) time.Duration {
+	if d.backoff == 0 || (!d.openAt.IsZero() && now.Sub(d.openAt) > d.backoff) {
+		d.backoff = d.cfg.ReconnectMin
+	}
+	wait := d.backoff
+	d.backoff = min(d.backoff*2, d.cfg.ReconnectMax)
+	return wait
+}
