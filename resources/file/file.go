@@ -15,6 +15,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/iogate/iogate/reactor"
 )
 
 // Access says which directions a File is opened for.
@@ -146,39 +148,24 @@ func (f *File) Kind() Kind { return f.kind }
 // when nothing is, ErrWriterGone when a FIFO's last writer has closed, and
 // io.EOF when a character device reports end of file.
 func (f *File) Read(p []byte) (int, error) {
-	for {
-		n, err := unix.Read(f.fd, p)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return 0, err
-		case err != nil:
-			return 0, &os.PathError{Op: "read", Path: f.path, Err: err}
-		case n == 0 && len(p) > 0 && f.kind == FIFO:
-			return 0, &os.PathError{Op: "read", Path: f.path, Err: ErrWriterGone}
-		case n == 0 && len(p) > 0:
-			return 0, io.EOF
-		}
-		return n, nil
+	n, err := reactor.ReadFd(f.fd, p)
+	switch {
+	case err == io.EOF && f.kind == FIFO:
+		return 0, &os.PathError{Op: "read", Path: f.path, Err: ErrWriterGone}
+	case err != nil && err != io.EOF && err != reactor.ErrWouldBlock:
+		return 0, &os.PathError{Op: "read", Path: f.path, Err: err}
 	}
+	return n, err
 }
 
 // Write writes what the device takes now, and reactor.ErrWouldBlock
 // (EAGAIN) when it takes nothing.
 func (f *File) Write(p []byte) (int, error) {
-	for {
-		n, err := unix.Write(f.fd, p)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return 0, err
-		case err != nil:
-			return 0, &os.PathError{Op: "write", Path: f.path, Err: err}
-		}
-		return n, nil
+	n, err := reactor.WriteFd(f.fd, p)
+	if err != nil && err != reactor.ErrWouldBlock {
+		return 0, &os.PathError{Op: "write", Path: f.path, Err: err}
 	}
+	return n, err
 }
 
 // Close closes the descriptor. Closing twice is an error, never a close of

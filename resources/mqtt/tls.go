@@ -202,27 +202,16 @@ func (c *tlsConn) Read(p []byte) (int, error) {
 	if c.fd < 0 {
 		return 0, c.opError("read", net.ErrClosed)
 	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for {
-		n, err := unix.Read(c.fd, p)
-		switch err {
-		case nil:
-			if n > 0 {
-				return n, nil
-			}
-			if lost := c.pump.lost.Load(); lost != nil {
-				return 0, c.opError("read", *lost)
-			}
-			return 0, io.EOF
-		case unix.EINTR:
-		case unix.EAGAIN:
-			return 0, reactor.ErrWouldBlock
-		default:
-			return 0, c.opError("read", err)
+	n, err := reactor.ReadFd(c.fd, p)
+	switch {
+	case err == io.EOF:
+		if lost := c.pump.lost.Load(); lost != nil {
+			return 0, c.opError("read", *lost)
 		}
+	case err != nil && err != reactor.ErrWouldBlock:
+		return 0, c.opError("read", err)
 	}
+	return n, err
 }
 
 // Write hands p to the pump, as much as the socket takes now. It returns
@@ -231,22 +220,15 @@ func (c *tlsConn) Write(p []byte) (int, error) {
 	if c.fd < 0 {
 		return 0, c.opError("write", net.ErrClosed)
 	}
-	for {
-		n, err := unix.Write(c.fd, p)
-		switch err {
-		case nil:
-			return n, nil
-		case unix.EINTR:
-		case unix.EAGAIN:
-			return 0, reactor.ErrWouldBlock
-		default:
-			// The pump has gone; what it knows says more than EPIPE.
-			if lost := c.pump.lost.Load(); lost != nil {
-				return 0, c.opError("write", *lost)
-			}
-			return 0, c.opError("write", err)
+	n, err := reactor.WriteFd(c.fd, p)
+	if err != nil && err != reactor.ErrWouldBlock {
+		// The pump has gone; what it knows says more than EPIPE.
+		if lost := c.pump.lost.Load(); lost != nil {
+			return 0, c.opError("write", *lost)
 		}
+		return 0, c.opError("write", err)
 	}
+	return n, err
 }
 
 // Fd is the reactor's end of the socketpair, or -1 once closed.

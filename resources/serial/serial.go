@@ -21,11 +21,13 @@ package serial
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
 
+	"github.com/iogate/iogate/reactor"
 	"golang.org/x/sys/unix"
 )
 
@@ -151,40 +153,25 @@ func (p *Port) Fd() int { return p.fd }
 // calls. The kernel discards what it had not yet handed over when the
 // device hangs up, so those bytes are all there is.
 func (p *Port) Read(b []byte) (int, error) {
-	for {
-		n, err := unix.Read(p.fd, b)
-		switch {
-		case err == nil && (n > 0 || len(b) == 0):
-			return n, nil
-		case err == nil:
-			// With VMIN 1, a raw tty reads nothing only once hung up.
-			return 0, p.unplugged("read", "hangup")
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return 0, err
-		default:
-			return 0, p.fail("read", err)
-		}
+	n, err := reactor.ReadFd(p.fd, b)
+	switch {
+	case err == io.EOF:
+		// With VMIN 1, a raw tty reads nothing only once hung up.
+		return 0, p.unplugged("read", "hangup")
+	case err != nil && err != reactor.ErrWouldBlock:
+		return 0, p.fail("read", err)
 	}
+	return n, err
 }
 
 // Write queues b for sending. It takes what the driver has room for and
 // returns reactor.ErrWouldBlock (EAGAIN) when it has none.
 func (p *Port) Write(b []byte) (int, error) {
-	for {
-		n, err := unix.Write(p.fd, b)
-		switch {
-		case err == nil:
-			return n, nil
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return 0, err
-		default:
-			return 0, p.fail("write", err)
-		}
+	n, err := reactor.WriteFd(p.fd, b)
+	if err != nil && err != reactor.ErrWouldBlock {
+		return 0, p.fail("write", err)
 	}
+	return n, err
 }
 
 // Close releases the port. Output still queued in the driver is discarded:

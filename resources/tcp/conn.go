@@ -120,25 +120,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if c.fd < 0 {
 		return 0, c.opError("read", net.ErrClosed)
 	}
-	if len(p) == 0 {
-		return 0, nil
+	n, err := reactor.ReadFd(c.fd, p)
+	if err != nil && err != reactor.ErrWouldBlock && err != io.EOF {
+		return 0, c.opError("read", err)
 	}
-	for {
-		n, err := unix.Read(c.fd, p)
-		switch err {
-		case nil:
-			if n == 0 {
-				return 0, io.EOF
-			}
-			return n, nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, reactor.ErrWouldBlock
-		default:
-			return 0, c.opError("read", err)
-		}
-	}
+	return n, err
 }
 
 // Write writes as much of p as the socket takes now, and returns how much
@@ -147,19 +133,11 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.fd < 0 {
 		return 0, c.opError("write", net.ErrClosed)
 	}
-	for {
-		n, err := unix.Write(c.fd, p)
-		switch err {
-		case nil:
-			return n, nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, reactor.ErrWouldBlock
-		default:
-			return 0, c.opError("write", err)
-		}
+	n, err := reactor.WriteFd(c.fd, p)
+	if err != nil && err != reactor.ErrWouldBlock {
+		return 0, c.opError("write", err)
 	}
+	return n, err
 }
 
 // Fd is the socket, or -1 once the connection is closed, so that a closed
