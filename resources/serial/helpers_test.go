@@ -1,7 +1,6 @@
 package serial_test
 
 import (
-	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -9,11 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/iogate/iogate/reactor"
+	"github.com/iogate/iogate/reactor/reactortest"
 	"github.com/iogate/iogate/resources/serial"
 )
-
-// wait bounds every wait for something to happen; nothing here measures time.
-const wait = 10 * time.Second
 
 // Both sides of a pty are transports.
 var (
@@ -35,113 +32,60 @@ func openPTY(t *testing.T) *serial.PTY {
 	return p
 }
 
-// open opens the port at path for the test.
+// open opens the port at path for the test, and closes it when the test
+// ends: a reactortest.Recorder leaves what it is handed back open. Open it
+// before starting a loop that registers it, so that the loop stops first.
 func open(t *testing.T, path string, m serial.Mode) *serial.Port {
 	t.Helper()
 	p, err := serial.Open(path, m)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { p.Close() })
 	return p
 }
 
-type chunk struct {
-	id   reactor.ID
-	data []byte
-}
-
-type gone struct {
-	id    reactor.ID
-	cause error
-}
-
-// send is a command: the service sends data to id.
-type send struct {
-	id   reactor.ID
-	data []byte
-}
-
-// recorder reports what reaches it on channels, and sends what it is told.
-type recorder struct {
-	reactor.Base
-	got  chan chunk
-	gone chan gone
-	errs chan error
-}
-
-func newRecorder() *recorder {
-	return &recorder{got: make(chan chunk, 1<<16), gone: make(chan gone, 16), errs: make(chan error, 16)}
-}
-
-func (s *recorder) Received(_ *reactor.Reactor, id reactor.ID, data []byte) {
-	s.got <- chunk{id, bytes.Clone(data)}
-}
-
-func (s *recorder) Disconnected(_ *reactor.Reactor, id reactor.ID, res reactor.Resource, cause error) {
-	res.Close()
-	s.gone <- gone{id, cause}
-}
-
-func (s *recorder) Command(r *reactor.Reactor, cmd any) {
-	c := cmd.(send)
-	if err := r.Send(c.id, c.data); err != nil {
-		s.errs <- err
-	}
-}
-
-// run runs r until the test ends.
-func run(t *testing.T, r *reactor.Reactor) {
+// exchange has the service send up from the device dev and down from the
+// port gw, and returns what each side received. It fails the test on a
+// refused Send or a disconnection first.
+func exchange(t *testing.T, loop *reactortest.Loop, dev, gw reactor.ID, up, down []byte) (atPort, atDevice []byte) {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- r.Run() }()
-	t.Cleanup(func() {
-		r.Controller().Stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
+	var err error
+	loop.Do(func(r *reactor.Reactor) {
+		for _, c := range []struct {
+			id   reactor.ID
+			data []byte
+		}{{dev, up}, {gw, down}} {
+			// In pieces, as a service sends messages: the later ones
+			// queue behind those the descriptor has not taken yet.
+			for data := c.data; len(data) > 0 && err == nil; {
+				n := min(len(data), 64<<10)
+				err = r.Send(c.id, data[:n])
+				data = data[n:]
 			}
-		case <-time.After(wait):
-			t.Error("the reactor did not stop")
 		}
 	})
-}
-
-// collect gathers what the transports in want receive until each has as
-// many bytes as wanted, and fails on a disconnection or an error first.
-func (s *recorder) collect(t *testing.T, want map[reactor.ID]int) map[reactor.ID][]byte {
-	t.Helper()
-	got := map[reactor.ID][]byte{}
-	deadline := time.After(wait)
-	done := func() bool {
-		for id, n := range want {
-			if len(got[id]) < n {
-				return false
-			}
-		}
-		return true
+	if err != nil {
+		t.Fatal(err)
 	}
-	for !done() {
-		select {
-		case c := <-s.got:
-			got[c.id] = append(got[c.id], c.data...)
-		case g := <-s.gone:
-			t.Fatalf("%d disconnected: %v", g.id, g.cause)
-		case err := <-s.errs:
-			t.Fatal(err)
-		case <-deadline:
-			t.Fatalf("received %v bytes of %v after %v", lengths(got), want, wait)
+	defer func() {
+		if t.Failed() {
+			t.Logf("the port received %d bytes of %d, the device %d of %d", len(atPort), len(up), len(atDevice), len(down))
+		}
+	}()
+	for len(atPort) < len(up) || len(atDevice) < len(down) {
+		switch e := loop.Next(); {
+		case e.Kind == "received" && e.ID == gw:
+			atPort = append(atPort, e.Data...)
+		case e.Kind == "received" && e.ID == dev:
+			atDevice = append(atDevice, e.Data...)
+		case e.Kind == "congested", e.Kind == "drained":
+			// Flow control, which the service leaves to the reactor's queue.
+		default:
+			t.Fatalf("unexpected %v", e)
 		}
 	}
-	return got
-}
-
-func lengths(m map[reactor.ID][]byte) map[reactor.ID]int {
-	n := map[reactor.ID]int{}
-	for id, b := range m {
-		n[id] = len(b)
-	}
-	return n
+	return atPort, atDevice
 }
 
 // writeAll writes all of data to a non-blocking transport, waiting in
@@ -153,8 +97,8 @@ func writeAll(t *testing.T, w reactor.Transport, data []byte) {
 		data = data[n:]
 		if errors.Is(err, reactor.ErrWouldBlock) {
 			fds := []unix.PollFd{{Fd: int32(w.Fd()), Events: unix.POLLOUT}}
-			if n, err := unix.Poll(fds, int(wait/time.Millisecond)); n == 0 && err == nil {
-				t.Fatalf("no room to write after %v", wait)
+			if n, err := unix.Poll(fds, int(reactortest.Deadline/time.Millisecond)); n == 0 && err == nil {
+				t.Fatalf("no room to write after %v", reactortest.Deadline)
 			}
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/iogate/iogate/poller"
 	"github.com/iogate/iogate/reactor"
+	"github.com/iogate/iogate/reactor/reactortest"
 	"github.com/iogate/iogate/resources/serial"
 )
 
@@ -25,54 +26,26 @@ func TestBothWays(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			pty := openPTY(t)
 			port := open(t, pty.SlavePath(), serial.Mode{Baud: 115200})
-			s := newRecorder()
-			r, err := reactor.New(s, reactor.Options{Poller: engine})
-			if err != nil {
-				t.Fatal(err)
-			}
-			dev, err := r.RegisterTransport(pty)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gw, err := r.RegisterTransport(port)
-			if err != nil {
-				t.Fatal(err)
-			}
-			run(t, r)
+			loop := reactortest.Start(t, reactortest.NewRecorder(), reactor.Options{Poller: engine})
+			dev := loop.Register(pty)
+			gw := loop.Register(port)
 
-			hello := s.controlSend(t, r, dev, gw, []byte("hello\r\n"), []byte("ok\n"))
-			if string(hello[gw]) != "hello\r\n" || string(hello[dev]) != "ok\n" {
-				t.Fatalf("port got %q, device got %q", hello[gw], hello[dev])
+			atPort, atDevice := exchange(t, loop, dev, gw, []byte("hello\r\n"), []byte("ok\n"))
+			if string(atPort) != "hello\r\n" || string(atDevice) != "ok\n" {
+				t.Fatalf("port got %q, device got %q", atPort, atDevice)
 			}
 			// More than the tty buffers hold, so writes meet EAGAIN and the
 			// reactor queues, in both directions at once.
 			up, down := pattern(300<<10, 1), pattern(200<<10, 2)
-			got := s.controlSend(t, r, dev, gw, up, down)
-			if !bytes.Equal(got[gw], up) {
-				t.Errorf("device to port: %d bytes arrived, not the %d sent", len(got[gw]), len(up))
+			atPort, atDevice = exchange(t, loop, dev, gw, up, down)
+			if !bytes.Equal(atPort, up) {
+				t.Errorf("device to port: %d bytes arrived, not the %d sent", len(atPort), len(up))
 			}
-			if !bytes.Equal(got[dev], down) {
-				t.Errorf("port to device: %d bytes arrived, not the %d sent", len(got[dev]), len(down))
+			if !bytes.Equal(atDevice, down) {
+				t.Errorf("port to device: %d bytes arrived, not the %d sent", len(atDevice), len(down))
 			}
 		})
 	}
-}
-
-// controlSend has the service send up from the device and down from the
-// port, and returns what each side received.
-func (s *recorder) controlSend(t *testing.T, r *reactor.Reactor, dev, gw reactor.ID, up, down []byte) map[reactor.ID][]byte {
-	t.Helper()
-	for _, c := range []send{{dev, up}, {gw, down}} {
-		// Send refuses more than Limits.Max at once.
-		for data := c.data; len(data) > 0; {
-			n := min(len(data), 64<<10)
-			if err := r.Controller().Send(send{c.id, data[:n]}); err != nil {
-				t.Fatal(err)
-			}
-			data = data[n:]
-		}
-	}
-	return s.collect(t, map[reactor.ID]int{gw: len(up), dev: len(down)})
 }
 
 // TestHangup closes the device side under a registered port: the service
@@ -82,41 +55,31 @@ func TestHangup(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			pty := openPTY(t)
 			path := pty.SlavePath()
-			s := newRecorder()
-			r, err := reactor.New(s, reactor.Options{Poller: engine})
-			if err != nil {
-				t.Fatal(err)
-			}
-			id, err := r.RegisterTransport(open(t, path, serial.Mode{Baud: 9600}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			run(t, r)
+			port := open(t, path, serial.Mode{Baud: 9600})
+			loop := reactortest.Start(t, reactortest.NewRecorder(), reactor.Options{Poller: engine})
+			id := loop.Register(port)
 
 			data := pattern(10000, 3)
 			writeAll(t, pty, data)
 			// Linux discards input not yet read when a tty hangs up, as
 			// when a USB adapter goes: close only once all has arrived.
-			if got := s.collect(t, map[reactor.ID]int{id: len(data)}); !bytes.Equal(got[id], data) {
-				t.Fatalf("received %d bytes, not the %d written", len(got[id]), len(data))
+			if got := loop.Receive(id, len(data)); got != string(data) {
+				t.Fatalf("received %d bytes, not the %d written", len(got), len(data))
 			}
 			if err := pty.Close(); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case g := <-s.gone:
-				if g.id != id || !errors.Is(g.cause, serial.ErrUnplugged) {
-					t.Fatalf("disconnected %d with %v, want %d with ErrUnplugged", g.id, g.cause, id)
-				}
-				if want := "read " + path + ": device unplugged or hung up ("; !strings.HasPrefix(g.cause.Error(), want) {
-					t.Errorf("cause %q, want it to start with %q", g.cause, want)
-				}
-				t.Log(g.cause)
-			case c := <-s.got:
-				t.Fatalf("received %q after the hangup", c.data)
-			case <-time.After(wait):
-				t.Fatalf("no disconnection %v after the hangup", wait)
+			e := loop.Next()
+			if e.Kind == "received" {
+				t.Fatalf("received %q after the hangup", e.Data)
 			}
+			if e.Kind != "disconnected" || e.ID != id || !errors.Is(e.Err, serial.ErrUnplugged) {
+				t.Fatalf("got %v, want %d disconnected with ErrUnplugged", e, id)
+			}
+			if want := "read " + path + ": device unplugged or hung up ("; !strings.HasPrefix(e.Err.Error(), want) {
+				t.Errorf("cause %q, want it to start with %q", e.Err, want)
+			}
+			t.Log(e.Err)
 		})
 	}
 }
@@ -268,7 +231,6 @@ func TestExclusive(t *testing.T) {
 func TestModemLines(t *testing.T) {
 	path := openPTY(t).SlavePath()
 	port := open(t, path, serial.Mode{Baud: 9600})
-	defer port.Close()
 	_, err := port.ModemStatus()
 	for _, err := range []error{port.SetDTR(true), port.SetDTR(false), port.SetRTS(true), port.SetRTS(false), err} {
 		if !errors.Is(err, serial.ErrNotSupported) || !strings.Contains(err.Error(), path+": not supported by this device (") {
@@ -288,12 +250,11 @@ func TestModemLines(t *testing.T) {
 func TestDiscardInput(t *testing.T) {
 	pty := openPTY(t)
 	port := open(t, pty.SlavePath(), serial.Mode{Baud: 9600})
-	defer port.Close()
 	writeAll(t, pty, []byte("stale"))
 	// The bytes reach the port's queue through a kernel worker: wait for them.
 	fds := []unix.PollFd{{Fd: int32(port.Fd()), Events: unix.POLLIN}}
-	if n, err := unix.Poll(fds, int(wait/time.Millisecond)); n != 1 {
-		t.Fatalf("nothing to read after %v: %v", wait, err)
+	if n, err := unix.Poll(fds, int(reactortest.Deadline/time.Millisecond)); n != 1 {
+		t.Fatalf("nothing to read after %v: %v", reactortest.Deadline, err)
 	}
 	if err := port.DiscardInput(); err != nil {
 		t.Fatal(err)

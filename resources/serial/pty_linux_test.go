@@ -5,27 +5,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/iogate/iogate/reactor"
+	"github.com/iogate/iogate/reactor/reactortest"
 )
-
-// drained records what a reactor hands its service, in order.
-type drained struct {
-	reactor.Base
-	events chan any // []byte or error
-}
-
-func (s *drained) Received(_ *reactor.Reactor, _ reactor.ID, data []byte) {
-	s.events <- bytes.Clone(data)
-}
-
-func (s *drained) Disconnected(_ *reactor.Reactor, _ reactor.ID, res reactor.Resource, cause error) {
-	res.Close()
-	s.events <- cause
-}
 
 // TestBytesBeforeHangup writes into a terminal and closes it before the
 // reactor looks: the device side, which reads EIO once the other side has
@@ -44,45 +29,27 @@ func TestBytesBeforeHangup(t *testing.T) {
 		t.Fatal(err)
 	}
 	device := &Port{fd: m, path: "/dev/ptmx", desc: "pty " + path, dev: "/dev/ptmx"}
+	t.Cleanup(func() { device.Close() }) // once the loop started below has stopped
 	data := []byte(strings.Repeat("the last words of a device\n", 100))
 	if n, err := unix.Write(s, data); n != len(data) {
 		t.Fatalf("wrote %d of %d bytes: %v", n, len(data), err)
 	}
 	unix.Close(s)
 
-	svc := &drained{events: make(chan any, 1024)}
-	r, err := reactor.New(svc, reactor.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.RegisterTransport(device); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- r.Run() }()
-	defer func() {
-		r.Controller().Stop()
-		<-done
-	}()
-
+	loop := reactortest.Start(t, reactortest.NewRecorder(), reactor.Options{})
+	id := loop.Register(device)
 	var got []byte
-	for {
-		select {
-		case ev := <-svc.events:
-			if b, ok := ev.([]byte); ok {
-				got = append(got, b...)
-				continue
-			}
-			cause := ev.(error)
-			if !bytes.Equal(got, data) {
-				t.Errorf("received %d bytes of %d before the hangup", len(got), len(data))
-			}
-			if !errors.Is(cause, ErrUnplugged) || !strings.HasSuffix(cause.Error(), "device unplugged or hung up (EIO)") {
-				t.Errorf("cause %q, want ErrUnplugged with EIO", cause)
-			}
-			return
-		case <-time.After(10 * time.Second):
-			t.Fatalf("received %d bytes of %d and no hangup after 10s", len(got), len(data))
-		}
+	e := loop.Next()
+	for ; e.Kind == "received" && e.ID == id; e = loop.Next() {
+		got = append(got, e.Data...)
+	}
+	if e.Kind != "disconnected" || e.ID != id {
+		t.Fatalf("got %v after %d bytes of %d, want the hangup", e, len(got), len(data))
+	}
+	if !bytes.Equal(got, data) {
+		t.Errorf("received %d bytes of %d before the hangup", len(got), len(data))
+	}
+	if !errors.Is(e.Err, ErrUnplugged) || !strings.HasSuffix(e.Err.Error(), "device unplugged or hung up (EIO)") {
+		t.Errorf("cause %q, want ErrUnplugged with EIO", e.Err)
 	}
 }
