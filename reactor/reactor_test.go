@@ -187,9 +187,10 @@ func TestBackpressure(t *testing.T) {
 	})
 }
 
-// assertIdle checks the loop sleeps between commands: each round trip must
-// cost exactly one wake-up. A descriptor left with write interest, or a
-// periodic tick, would add more.
+// assertIdle checks the loop sleeps between commands: a round trip costs
+// one wake-up. A descriptor left with write interest, or a periodic tick,
+// would cost one per iteration of a spinning loop, thousands here; two
+// spare wake-ups keep a stray one on a loaded machine from failing the test.
 func assertIdle(t *testing.T, h *reactortest.Loop) {
 	t.Helper()
 	var before, after uint64
@@ -199,7 +200,7 @@ func assertIdle(t *testing.T, h *reactortest.Loop) {
 		h.Do(func(*reactor.Reactor) {})
 	}
 	h.Do(func(r *reactor.Reactor) { after = r.Wakeups() })
-	if got := after - before; got != rounds+1 {
+	if got := after - before; got > rounds+1+2 {
 		t.Fatalf("%d wake-ups for %d commands: the loop is not idle", got, rounds+1)
 	}
 }
