@@ -449,6 +449,7 @@ func (s *Service) maybeFinishStop() {
 func (s *Service) finishStop() {
 	if s.state == brokerUp {
 		s.r.Send(s.connID, s.session.Disconnect())
+		s.state = brokerIdle // once: the last PUBACK and the deadline may both get here
 	}
 	s.r.Stop()
 }
