@@ -124,6 +124,12 @@ func Load(path string) (*Config, error) {
 // Parse validates configuration text; path is used in errors and to
 // resolve nothing else.
 func Parse(path string, data []byte) (*Config, error) {
+	// Syntax first, on its own: the decoder's errors do not say whether
+	// they are about the text or about a value, and only the latter has a
+	// key worth naming.
+	if _, err := toml.Decode(string(data), &struct{}{}); err != nil {
+		return nil, syntaxError(path, data, err)
+	}
 	var f file
 	f.setDefaults()
 	md, err := toml.Decode(string(data), &f)
@@ -132,33 +138,49 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	c := &Config{Path: path}
 	v := validator{path: path, pos: locate(data), md: md}
+	unknown := map[string]bool{}
 	for _, k := range md.Undecoded() {
-		if strings.HasPrefix(k.String(), "device.") && len(k) > 1 {
+		if k[0] == "device" {
 			continue // each [[device]] is decoded below, and its keys checked there
 		}
-		v.add(k.String(), errUnknownKey)
+		unknown[k.String()] = true
+		if len(k) > 1 && unknown[k[:len(k)-1].String()] {
+			continue // inside an unknown table, which is reported already
+		}
+		if md.Type(k...) == "Hash" {
+			v.add(k.String(), errUnknownTable)
+		} else {
+			v.add(k.String(), errUnknownKey)
+		}
 	}
 	devices := make([]deviceFile, len(f.Device))
+	failed := map[int]bool{}
 	for i, prim := range f.Device {
 		devices[i] = defaultDevice()
 		if err := md.PrimitiveDecode(prim, &devices[i]); err != nil {
+			// Decoding stopped at this value: the keys it did not reach
+			// would look unknown or missing, so only this is reported.
 			key, msg := decodeMessage(err)
 			v.add(strings.TrimSuffix(fmt.Sprintf("device.%d.%s", i, key), "."), msg)
+			failed[i] = true
 		}
 	}
 	for _, k := range md.Undecoded() {
 		if len(k) > 1 && k[0] == "device" {
-			v.addDeviceKey(k, errUnknownKey)
+			v.addDeviceKey(k, errUnknownKey, failed)
 		}
 	}
-	v.config(c, &f, devices)
+	v.config(c, &f, devices, failed)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-var errUnknownKey = errors.New("unknown key")
+var (
+	errUnknownKey   = errors.New("unknown key")
+	errUnknownTable = errors.New("unknown table")
+)
 
 // file mirrors the TOML; its fields hold what the file says, over the defaults.
 type file struct {

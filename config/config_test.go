@@ -126,7 +126,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"syntax", "[gateway]\nid = \"g\nx", []string{"t.toml:2:"}},
 		{"unknown top key", "[gateway]\nid = \"g\"\n[mqtt]\nbrokr = \"tcp://x\"\n", []string{"t.toml:4: mqtt.brokr: unknown key"}},
-		{"unknown table", "[gateway]\nid = \"g\"\n[gatway]\nid = \"x\"\n", []string{"t.toml:4: gatway.id: unknown key"}},
+		{"unknown table", "[gateway]\nid = \"g\"\n[gatway]\nid = \"x\"\n", []string{"t.toml:3: gatway: unknown table"}},
 		{"unknown device key", minimal + "\n[[device]]\nname = \"b\"\npath = \"/dev/x\"\nbuad = 9600\n", []string{"t.toml:12: device[1].buad: unknown key"}},
 		{"wrong type", "[gateway]\nid = \"g\"\n[mqtt]\nqos = \"1\"\n", []string{"t.toml:4: mqtt.qos:", "incompatible types"}},
 		{"wrong type in device", minimal + "baud = \"fast\"\n", []string{"t.toml:8: device[0].baud:", "incompatible types"}},
@@ -147,6 +147,9 @@ func TestErrors(t *testing.T) {
 		{"bad broker", "[gateway]\nid = \"g\"\n[mqtt]\nbroker = \"http://x\"\n", []string{"t.toml:4: mqtt.broker:", "http"}},
 		{"listen without host", minimal + "tcp_listen = \":4001\"\n", []string{"t.toml:8: device[0].tcp_listen:", "0.0.0.0"}},
 		{"reconnect order", minimal + "reconnect_min = \"5s\"\nreconnect_max = \"1s\"\n", []string{"t.toml:9: device[0].reconnect_max:"}},
+		{"syntax at end of line", "[gateway]\nid = \"g\"\n[[device]\nname = \"x\"\n", []string{"t.toml:3: expected end of table array"}},
+		{"type error in device alone", minimal + "baud = \"fast\"\nencoding = \"hex\"\n", []string{"t.toml:8: device[0].baud:"}},
+		{"missing id alone", "[gateway]\nstate_dir = \"/tmp\"\n", []string{"t.toml:1: gateway.id: required"}},
 		{"all at once", "[gateway]\nid = \"\"\n[log]\nlevel = \"loud\"\n[mqtt]\nqos = 2\n", []string{"gateway.id", "t.toml:4: log.level", "t.toml:6: mqtt.qos"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,5 +208,22 @@ func TestExampleIsValid(t *testing.T) {
 	}
 	if len(c.Devices) == 0 {
 		t.Fatal("the example has no device")
+	}
+}
+
+// One mistake is one error: nothing the decoder did not reach, and nothing
+// derived from the mistaken value, is reported besides it.
+func TestOneMistakeOneError(t *testing.T) {
+	for _, text := range []string{
+		minimal + "baud = \"fast\"\nencoding = \"hex\"\nwritable = true\n",
+		"[gateway]\nstate_dir = \"/tmp\"\n",
+		"[gateway]\nid = \"g\"\n[mqqt]\nqos = 1\nbroker = \"x\"\n",
+		"[gateway]\nid = \"g\"\n[[device]\nname = \"x\"\n",
+	} {
+		_, err := config.Parse("t.toml", []byte(text))
+		var errs config.Errors
+		if !errors.As(err, &errs) || len(errs) != 1 {
+			t.Errorf("%q:\n%v\nwant exactly one error", text, err)
+		}
 	}
 }

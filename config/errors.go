@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"regexp"
 	"strconv"
@@ -55,6 +56,20 @@ func (es Errors) Unwrap() []error {
 // typeMismatch matches the decoder's own errors, which carry the line and
 // key only in their text: `toml: line 3 (last key "mqtt.qos"): ...`.
 var typeMismatch = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+
+// syntaxError places a parse error by its byte offset: the decoder's own
+// line is one too far for an error at the end of a line.
+func syntaxError(path string, data []byte, err error) error {
+	var pe toml.ParseError
+	if !errors.As(err, &pe) {
+		return Errors{{File: path, Err: err}}
+	}
+	line := pe.Position.Line
+	if start := pe.Position.Start; start > 0 && start <= len(data) {
+		line = 1 + bytes.Count(data[:start], []byte("\n"))
+	}
+	return Errors{{File: path, Line: line, Err: errors.New(pe.Message)}}
+}
 
 func decodeError(path string, err error) error {
 	var pe toml.ParseError

@@ -41,7 +41,9 @@ func (v *validator) addf(key, format string, args ...any) {
 
 // addDeviceKey places an undecoded key of some [[device]]: the decoder does
 // not say which, so the first device that has the key on a line is named.
-func (v *validator) addDeviceKey(k toml.Key, err error) {
+// Devices whose decoding failed are skipped: their keys past the failure
+// were never decoded, and are not unknown.
+func (v *validator) addDeviceKey(k toml.Key, err error, failed map[int]bool) {
 	rest := strings.Join(k[1:], ".")
 	for i := 0; ; i++ {
 		head := "device." + strconv.Itoa(i)
@@ -49,11 +51,15 @@ func (v *validator) addDeviceKey(k toml.Key, err error) {
 			break
 		}
 		if _, ok := v.pos.keys[head+"."+rest]; ok {
-			v.add(head+"."+rest, err)
+			if !failed[i] {
+				v.add(head+"."+rest, err)
+			}
 			return
 		}
 	}
-	v.add(k.String(), err)
+	if len(failed) == 0 {
+		v.add(k.String(), err)
+	}
 }
 
 func displayKey(key string) string {
@@ -80,7 +86,7 @@ func oneOf(v *validator, key, value string, allowed ...string) {
 	}
 }
 
-func (v *validator) config(c *Config, f *file, devices []deviceFile) {
+func (v *validator) config(c *Config, f *file, devices []deviceFile, failed map[int]bool) {
 	g := f.Gateway
 	if !namePattern.MatchString(g.ID) {
 		if g.ID == "" {
@@ -121,6 +127,9 @@ func (v *validator) config(c *Config, f *file, devices []deviceFile) {
 		listens[c.MQTT.EmbeddedListen] = "mqtt.embedded_listen"
 	}
 	for i := range devices {
+		if failed[i] {
+			continue
+		}
 		key := "device." + strconv.Itoa(i)
 		d := v.device(key, &devices[i])
 		if first, dup := names[d.Name]; dup && d.Name != "" {
@@ -191,7 +200,11 @@ func (v *validator) mqtt(c *Config, f *file) {
 	if (m.CAFile != "" || m.CertFile != "" || m.InsecureSkipVerify) && out.Kind == BrokerRemote && !out.TLS {
 		v.addf("mqtt.broker", "TLS settings are given but the broker %q is not ssl://", m.Broker)
 	}
-	prefix := strings.ReplaceAll(m.TopicPrefix, "{gateway}", f.Gateway.ID)
+	id := f.Gateway.ID
+	if !namePattern.MatchString(id) {
+		id = "gateway" // reported as gateway.id; the prefix is judged on its own
+	}
+	prefix := strings.ReplaceAll(m.TopicPrefix, "{gateway}", id)
 	switch {
 	case prefix == "":
 		v.addf("mqtt.topic_prefix", "must not be empty")

@@ -471,7 +471,7 @@ func (s *Service) openDevice(d *device) {
 	now := s.r.Now()
 	if err != nil {
 		wait := d.nextBackoff(now)
-		s.logLimited(d.log.WithField("retry_in", wait), d.cfg.Name+"/open", logrus.WarnLevel, "device not available", err)
+		s.logLimited(d.log.WithField("retry_in", wait.String()), d.cfg.Name+"/open", logrus.WarnLevel, "device not available", err)
 		d.reopen = s.after(wait, timerReopen, d)
 		return
 	}
@@ -507,7 +507,7 @@ func (s *Service) deviceDown(d *device, cause error) {
 		return
 	}
 	wait := d.nextBackoff(s.r.Now())
-	s.logLimited(d.log.WithField("retry_in", wait), d.cfg.Name+"/down", logrus.WarnLevel, "device offline", cause)
+	s.logLimited(d.log.WithField("retry_in", wait.String()), d.cfg.Name+"/down", logrus.WarnLevel, "device offline", cause)
 	s.publishGateway(d.statusTopic, []byte("offline"), true)
 	d.reopen = s.after(wait, timerReopen, d)
 	s.pump()
@@ -708,7 +708,7 @@ func (s *Service) brokerDown(cause error) {
 	}
 	wait := s.retryWait/2 + rand.N(s.retryWait)
 	s.retryWait = min(s.retryWait*2, brokerRetryMax)
-	e := s.log.WithField("broker", s.cfg.MQTT.Broker).WithField("retry_in", wait.Round(time.Millisecond))
+	e := s.log.WithField("broker", s.cfg.MQTT.Broker).WithField("retry_in", wait.Round(time.Millisecond).String())
 	if wasUp {
 		e.WithError(cause).Warn("mqtt: connection lost")
 	} else {
