@@ -36,15 +36,17 @@ func runCommand() command {
 				if err != nil {
 					return err
 				}
-				return serve(c, log)
+				return serve(c, log, func(l config.Log) error { return logs.apply(log.Logger, l) })
 			}
 		},
 	}
 }
 
 // serve runs the gateway for c until SIGINT or SIGTERM, starting the
-// embedded broker first when the config asks for it.
-func serve(c *config.Config, log *logrus.Entry) error {
+// embedded broker first when the config asks for it. SIGHUP reloads the
+// file: a valid one is applied (setLog takes its [log]), an invalid one is
+// logged and the running configuration stays.
+func serve(c *config.Config, log *logrus.Entry, setLog func(config.Log) error) error {
 	if c.MQTT.Kind == config.BrokerEmbedded {
 		b, err := mqtt.StartBroker(c.MQTT.EmbeddedListen, slogTo(log.WithField("component", "broker")))
 		if err != nil {
@@ -60,10 +62,12 @@ func serve(c *config.Config, log *logrus.Entry) error {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(signals)
-	go func() {
+	go func(running *config.Config) {
 		for sig := range signals {
 			if sig == syscall.SIGHUP {
-				log.Warn("SIGHUP: configuration reload is not supported yet; restart to apply changes")
+				if next := reload(running, log, svc, setLog); next != nil {
+					running = next
+				}
 				continue
 			}
 			log.WithField("signal", sig).Info("signal received")
@@ -73,9 +77,30 @@ func serve(c *config.Config, log *logrus.Entry) error {
 				os.Exit(exitFailure)
 			})
 		}
-	}()
+	}(c)
 	log.WithField("config", c.Path).WithField("devices", len(c.Devices)).Info("iogate running")
 	return svc.Run()
+}
+
+// reload reads the configuration file of the running one again and hands
+// it to the gateway; it returns the new configuration, or nil if it was
+// invalid and the running one stays.
+func reload(running *config.Config, log *logrus.Entry, svc *bridge.Service, setLog func(config.Log) error) *config.Config {
+	next, err := config.Load(running.Path)
+	if err != nil {
+		log.WithField("config", running.Path).Error("reload: the new configuration is invalid; keeping the running one:\n" + err.Error())
+		return nil
+	}
+	embedded := running.MQTT.Kind == config.BrokerEmbedded || next.MQTT.Kind == config.BrokerEmbedded
+	if embedded && (running.MQTT.Kind != next.MQTT.Kind || running.MQTT.EmbeddedListen != next.MQTT.EmbeddedListen) {
+		log.Warn("reload: the embedded broker starts and stops with the process; this change takes effect at the next start")
+	}
+	if err := setLog(next.Log); err != nil {
+		log.WithError(err).Error("reload: [log] not applied")
+	}
+	log.WithField("config", running.Path).Info("reloading the configuration")
+	svc.Reload(next)
+	return next
 }
 
 // logFlags are --log-level and --log-format, which override the config.
@@ -90,6 +115,16 @@ func addLogFlags(fs *flag.FlagSet) logFlags {
 
 // logger builds the process's logger from the config, overridden by flags.
 func (f logFlags) logger(w io.Writer, c config.Log) (*logrus.Entry, error) {
+	l := logrus.New()
+	l.SetOutput(w)
+	if err := f.apply(l, c); err != nil {
+		return nil, err
+	}
+	return logrus.NewEntry(l), nil
+}
+
+// apply sets the level and format of l from the config, overridden by flags.
+func (f logFlags) apply(l *logrus.Logger, c config.Log) error {
 	level, format := c.Level, c.Format
 	if *f.level != "" {
 		level = *f.level
@@ -97,14 +132,12 @@ func (f logFlags) logger(w io.Writer, c config.Log) (*logrus.Entry, error) {
 	if *f.format != "" {
 		format = *f.format
 	}
-	l := logrus.New()
-	l.SetOutput(w)
 	switch level {
 	case "debug", "info", "warn", "error":
 		lv, _ := logrus.ParseLevel(level)
 		l.SetLevel(lv)
 	default:
-		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", level)}
+		return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", level)}
 	}
 	switch format {
 	case "text":
@@ -112,7 +145,7 @@ func (f logFlags) logger(w io.Writer, c config.Log) (*logrus.Entry, error) {
 	case "json":
 		l.SetFormatter(&logrus.JSONFormatter{})
 	default:
-		return nil, usageError{fmt.Errorf("--log-format %q: want text or json", format)}
+		return usageError{fmt.Errorf("--log-format %q: want text or json", format)}
 	}
-	return logrus.NewEntry(l), nil
+	return nil
 }

@@ -75,6 +75,7 @@ const (
 	timerKeepalive
 	timerStats
 	timerStopDeadline
+	timerLeaveDeadline
 )
 
 type timerTask struct {
@@ -86,6 +87,7 @@ type timerTask struct {
 type (
 	stopCommand     struct{}
 	resolvedCommand struct {
+		dial uint64 // the attempt it answers
 		addr netip.AddrPort
 		err  error
 	}
@@ -117,6 +119,10 @@ type Service struct {
 	tickTimer   reactor.TimerID
 	retryTimer  reactor.TimerID
 	retryWait   time.Duration
+	statsTimer  reactor.TimerID
+	pending     *config.Config // a reload waiting for the broker to take the old statuses
+	leaveTimer  reactor.TimerID
+	dials       uint64 // connection attempts; a name lookup answers for one
 	congested   bool
 	reconnects  uint64
 	out         *outbox
@@ -131,63 +137,89 @@ type Service struct {
 // New prepares a bridge for cfg; nothing is opened before Run.
 func New(cfg *config.Config, log *logrus.Entry) (*Service, error) {
 	s := &Service{
-		cfg:         cfg,
-		log:         log,
-		limiter:     newLimiter(),
-		timers:      map[reactor.TimerID]timerTask{},
-		byID:        map[reactor.ID]*device{},
-		byTxTopic:   map[string]*device{},
-		mqttOn:      cfg.MQTT.Kind != config.BrokerNone,
-		out:         newOutbox(),
-		statusTopic: cfg.MQTT.TopicPrefix + "/status",
-		statsTopic:  cfg.MQTT.TopicPrefix + "/stats",
+		cfg:       cfg,
+		log:       log,
+		limiter:   newLimiter(),
+		timers:    map[reactor.TimerID]timerTask{},
+		byID:      map[reactor.ID]*device{},
+		byTxTopic: map[string]*device{},
+		out:       newOutbox(),
 	}
 	s.events.s = s
+	if err := s.setBroker(cfg); err != nil {
+		return nil, err
+	}
 	for _, dc := range cfg.Devices {
-		d := &device{
-			cfg:         dc,
-			log:         log.WithField("device", dc.Name),
-			rxTopic:     cfg.MQTT.TopicPrefix + "/" + dc.Name + "/rx",
-			txTopic:     cfg.MQTT.TopicPrefix + "/" + dc.Name + "/tx",
-			statusTopic: cfg.MQTT.TopicPrefix + "/" + dc.Name + "/status",
-			errorTopic:  cfg.MQTT.TopicPrefix + "/" + dc.Name + "/error",
-		}
-		fc, err := framingConfig(dc)
+		d, err := s.newDevice(dc)
 		if err != nil {
-			return nil, fmt.Errorf("device %s: %w", dc.Name, err)
-		}
-		d.framing = fc
-		if d.decoder, err = framing.New(fc, func(frame []byte) { s.frame(d, frame) }); err != nil {
-			return nil, fmt.Errorf("device %s: %w", dc.Name, err)
-		}
-		if dc.Writable && s.mqttOn {
-			s.byTxTopic[d.txTopic] = d
+			return nil, err
 		}
 		s.devices = append(s.devices, d)
 	}
-	if s.mqttOn {
-		if cfg.MQTT.TLS {
-			tc, err := tlsConfig(cfg.MQTT)
-			if err != nil {
-				return nil, err
-			}
-			s.tls = tc
-		}
-		s.session = mqtt.NewSession(mqtt.Options{
-			ClientID:     cfg.MQTT.ClientID,
-			Username:     cfg.MQTT.Username,
-			Password:     string(cfg.MQTT.Password),
-			Keepalive:    cfg.MQTT.Keepalive,
-			CleanSession: true,
-			Will:         &mqtt.Message{Topic: s.statusTopic, Payload: []byte("offline"), QoS: 1, Retain: true},
-		})
-	}
+	s.indexTx()
 	r, err := reactor.New(s, reactor.Options{Poller: cfg.Gateway.Poller, LockThread: true})
 	if err != nil {
 		return nil, err
 	}
 	s.r = r
 	return s, nil
+}
+
+// setBroker takes the broker settings of cfg: a new session, TLS
+// configuration and gateway topics. The connection itself is made by
+// connect.
+func (s *Service) setBroker(cfg *config.Config) error {
+	s.mqttOn = cfg.MQTT.Kind != config.BrokerNone
+	s.statusTopic = cfg.MQTT.TopicPrefix + "/status"
+	s.statsTopic = cfg.MQTT.TopicPrefix + "/stats"
+	s.tls = nil
+	if !s.mqttOn {
+		return nil
+	}
+	if cfg.MQTT.TLS {
+		tc, err := tlsConfig(cfg.MQTT)
+		if err != nil {
+			return err
+		}
+		s.tls = tc
+	}
+	s.session = mqtt.NewSession(mqtt.Options{
+		ClientID:     cfg.MQTT.ClientID,
+		Username:     cfg.MQTT.Username,
+		Password:     string(cfg.MQTT.Password),
+		Keepalive:    cfg.MQTT.Keepalive,
+		CleanSession: true,
+		Will:         &mqtt.Message{Topic: s.statusTopic, Payload: []byte("offline"), QoS: 1, Retain: true},
+	})
+	return nil
+}
+
+// newDevice prepares a device of the configuration; it is opened later.
+func (s *Service) newDevice(dc config.Device) (*device, error) {
+	d := &device{cfg: dc, log: s.log.WithField("device", dc.Name)}
+	d.setTopics(s.cfg.MQTT.TopicPrefix)
+	fc, err := framingConfig(dc)
+	if err != nil {
+		return nil, fmt.Errorf("device %s: %w", dc.Name, err)
+	}
+	d.framing = fc
+	if d.decoder, err = framing.New(fc, func(frame []byte) { s.frame(d, frame) }); err != nil {
+		return nil, fmt.Errorf("device %s: %w", dc.Name, err)
+	}
+	return d, nil
+}
+
+// indexTx maps the tx topics of the writable devices to them.
+func (s *Service) indexTx() {
+	clear(s.byTxTopic)
+	if !s.mqttOn {
+		return
+	}
+	for _, d := range s.devices {
+		if d.cfg.Writable {
+			s.byTxTopic[d.txTopic] = d
+		}
+	}
 }
 
 // tlsConfig verifies the broker against ca_file, or the system's roots,
@@ -231,7 +263,7 @@ func (s *Service) Run() error {
 	}
 	if s.mqttOn {
 		s.connect()
-		s.after(statsEvery, timerStats, nil)
+		s.statsTimer = s.after(statsEvery, timerStats, nil)
 	}
 	return s.r.Run()
 }
@@ -387,10 +419,16 @@ func (s *Service) Timer(_ *reactor.Reactor, id reactor.TimerID) {
 		s.tickTimer = 0
 		s.keepalive(s.r.Now())
 	case timerStats:
-		s.publishStats()
-		s.after(statsEvery, timerStats, nil)
+		s.statsTimer = 0
+		if s.mqttOn {
+			s.publishStats()
+			s.statsTimer = s.after(statsEvery, timerStats, nil)
+		}
 	case timerStopDeadline:
 		s.finishStop()
+	case timerLeaveDeadline:
+		s.leaveTimer = 0
+		s.finishLeave()
 	}
 }
 
@@ -400,7 +438,9 @@ func (s *Service) Command(_ *reactor.Reactor, cmd any) {
 	case stopCommand:
 		s.stop()
 	case resolvedCommand:
-		s.resolved(c.addr, c.err)
+		s.resolved(c)
+	case reloadCommand:
+		s.reload(c.cfg)
 	}
 }
 
@@ -441,10 +481,14 @@ func (s *Service) stop() {
 
 // maybeFinishStop ends the stop once the broker has every status.
 func (s *Service) maybeFinishStop() {
-	if s.stopping && s.out.len() == s.out.frames {
+	if s.stopping && s.gatewayDrained() {
 		s.finishStop()
 	}
 }
+
+// gatewayDrained tells whether the broker has acknowledged every message of
+// the gateway's own (statuses, errors, stats).
+func (s *Service) gatewayDrained() bool { return s.out.len() == s.out.frames }
 
 func (s *Service) finishStop() {
 	if s.state == brokerUp {
@@ -622,25 +666,27 @@ func (s *Service) connect() {
 		return
 	}
 	s.state = brokerResolving
-	ctl := s.r.Controller()
-	name := s.cfg.MQTT.Address
+	s.dials++
+	ctl, name, dial := s.r.Controller(), s.cfg.MQTT.Address, s.dials
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 		defer cancel()
 		ap, err := tcp.Resolve(ctx, name)
-		ctl.Send(resolvedCommand{ap, err})
+		ctl.Send(resolvedCommand{dial, ap, err})
 	}()
 }
 
-func (s *Service) resolved(addr netip.AddrPort, err error) {
-	if s.state != brokerResolving {
+// resolved continues a connection attempt with the broker's address,
+// unless the attempt was given up since (a reload, a stop).
+func (s *Service) resolved(c resolvedCommand) {
+	if s.state != brokerResolving || c.dial != s.dials {
 		return
 	}
-	if err != nil {
-		s.brokerDown(err)
+	if c.err != nil {
+		s.brokerDown(c.err)
 		return
 	}
-	s.dial(addr)
+	s.dial(c.addr)
 }
 
 func (s *Service) dial(addr netip.AddrPort) {
@@ -744,13 +790,9 @@ func (s *Service) brokerUp() {
 			err = announce(d.statusTopic, status)
 		}
 	}
-	if err == nil && len(s.byTxTopic) > 0 {
-		topics := make([]string, 0, len(s.byTxTopic))
-		for t := range s.byTxTopic {
-			topics = append(topics, t)
-		}
+	if err == nil {
 		var pkt []byte
-		_, pkt, err = s.session.Subscribe(now, topics, 1)
+		pkt, err = s.txSubscription(now)
 		s.batch = append(s.batch, pkt...)
 	}
 	if err == nil {
@@ -761,6 +803,33 @@ func (s *Service) brokerUp() {
 		return
 	}
 	s.pump()
+}
+
+// txSubscription is the SUBSCRIBE for every writable device's tx topic,
+// or nothing when no device is writable.
+func (s *Service) txSubscription(now time.Time) ([]byte, error) {
+	if len(s.byTxTopic) == 0 {
+		return nil, nil
+	}
+	topics := make([]string, 0, len(s.byTxTopic))
+	for t := range s.byTxTopic {
+		topics = append(topics, t)
+	}
+	_, pkt, err := s.session.Subscribe(now, topics, 1)
+	return pkt, err
+}
+
+// subscribeTx subscribes, on the live connection, to the tx topics, after
+// a reload may have added some. Topics of removed devices stay subscribed
+// until the next connection; their commands are ignored.
+func (s *Service) subscribeTx() {
+	pkt, err := s.txSubscription(s.r.Now())
+	if err == nil && len(pkt) > 0 {
+		err = s.r.Send(s.connID, pkt)
+	}
+	if err != nil {
+		s.dropBroker(err)
+	}
 }
 
 // pump publishes what the outbox holds, as far as the in-flight window and
@@ -833,6 +902,7 @@ func (e *brokerEvents) Message(topic string, payload []byte, retain bool) {
 func (e *brokerEvents) Acked(id uint16) {
 	if e.s.out.ack(id) != nil {
 		e.s.maybeFinishStop()
+		e.s.maybeFinishLeave()
 	}
 }
 

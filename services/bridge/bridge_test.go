@@ -95,12 +95,12 @@ func (w *world) unplug(name string) {
 	delete(w.devices, name)
 }
 
-// run starts the gateway with devices given as TOML fragments (name and
-// path are filled in).
-func (w *world) run(devices map[string]string) {
+// config is a gateway configuration with devices given as TOML fragments
+// (name and path are filled in), and extra settings in [mqtt].
+func (w *world) config(mqttExtra string, devices map[string]string) *config.Config {
 	w.t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "[gateway]\nid = \"gw\"\nstate_dir = %q\n[mqtt]\nbroker = \"tcp://%s\"\nkeepalive = \"5s\"\n", w.dir, w.addr)
+	fmt.Fprintf(&b, "[gateway]\nid = \"gw\"\nstate_dir = %q\n[mqtt]\nbroker = \"tcp://%s\"\nkeepalive = \"5s\"\n%s\n", w.dir, w.addr, mqttExtra)
 	for name, extra := range devices {
 		fmt.Fprintf(&b, "[[device]]\nname = %q\npath = %q\nreconnect_min = \"20ms\"\nreconnect_max = \"200ms\"\n%s\n", name, filepath.Join(w.dir, name), extra)
 	}
@@ -108,9 +108,17 @@ func (w *world) run(devices map[string]string) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	return c
+}
+
+// run starts the gateway with devices given as TOML fragments.
+func (w *world) run(devices map[string]string) {
+	w.t.Helper()
+	c := w.config("", devices)
 	log := logrus.New()
 	log.SetOutput(testWriter{w.t})
 	log.SetLevel(logrus.DebugLevel)
+	var err error
 	w.svc, err = bridge.New(c, logrus.NewEntry(log))
 	if err != nil {
 		w.t.Fatal(err)
@@ -381,4 +389,63 @@ func TestGracefulStop(t *testing.T) {
 	w.stop()
 	w.expectPayload("iogate/gw/gps/status", "offline")
 	w.expectPayload("iogate/gw/status", "offline")
+}
+
+// A reload keeps the untouched device running without losing a frame,
+// reopens the changed one, opens the new one and closes the removed one.
+func TestReload(t *testing.T) {
+	w := newWorld(t, "keep", "change", "drop", "add")
+	w.run(map[string]string{"keep": "", "change": "", "drop": ""})
+	w.expectAll("iogate/gw/keep/status online", "iogate/gw/change/status online", "iogate/gw/drop/status online")
+	w.write("keep", "1\n")
+	w.expectPayload("iogate/gw/keep/rx", "1")
+
+	// The device side keeps writing across the reload.
+	w.write("keep", "2\n")
+	if err := w.svc.Reload(w.config("", map[string]string{"keep": "", "change": "encoding = \"hex\"", "add": ""})); err != nil {
+		t.Fatal(err)
+	}
+	w.write("keep", "3\n")
+	seen := map[string]bool{}
+	timeout := time.After(deadline)
+	want := []string{"keep/rx 2", "keep/rx 3", "drop/status offline", "add/status online", "change/status online"}
+	for !allSeen(seen, want) {
+		select {
+		case m := <-w.msgs:
+			key := strings.TrimPrefix(m.topic, "iogate/gw/") + " " + m.payload
+			if key == "keep/status offline" {
+				t.Fatal("the untouched device went offline")
+			}
+			seen[key] = true
+		case <-timeout:
+			t.Fatalf("after reload saw %v, want %v", seen, want)
+		}
+	}
+	w.write("change", "AB\n")
+	w.expectPayload("iogate/gw/change/rx", "4142") // the new encoding applies
+	w.write("add", "new\n")
+	w.expectPayload("iogate/gw/add/rx", "new")
+}
+
+// A new topic prefix moves the gateway: the old statuses go offline and the
+// new ones online, on a new broker connection.
+func TestReloadPrefix(t *testing.T) {
+	w := newWorld(t, "gps")
+	w.run(map[string]string{"gps": ""})
+	w.expectAll("iogate/gw/status online", "iogate/gw/gps/status online")
+	if err := w.svc.Reload(w.config(`topic_prefix = "site/{gateway}"`, map[string]string{"gps": ""})); err != nil {
+		t.Fatal(err)
+	}
+	w.expectAll("iogate/gw/status offline", "iogate/gw/gps/status offline", "site/gw/status online", "site/gw/gps/status online")
+	w.write("gps", "moved\n")
+	w.expectPayload("site/gw/gps/rx", "moved")
+}
+
+func allSeen(seen map[string]bool, want []string) bool {
+	for _, k := range want {
+		if !seen[k] {
+			return false
+		}
+	}
+	return true
 }

@@ -47,6 +47,13 @@ type deviceStats struct {
 	Online     bool   `json:"online"`
 }
 
+// setTopics names the device's topics under prefix.
+func (d *device) setTopics(prefix string) {
+	base := prefix + "/" + d.cfg.Name
+	d.rxTopic, d.txTopic = base+"/rx", base+"/tx"
+	d.statusTopic, d.errorTopic = base+"/status", base+"/error"
+}
+
 func framingConfig(d config.Device) (framing.Config, error) {
 	kind, err := framing.ParseKind(d.Framing)
 	if err != nil {
