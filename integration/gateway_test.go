@@ -94,6 +94,8 @@ type gateway struct {
 	*proc
 	t      *testing.T
 	log    *logLines
+	conf   string // the config file, which a test may rewrite before SIGHUP
+	url    string
 	killed bool // stopped on purpose in a way that is not a clean exit
 }
 
@@ -103,15 +105,9 @@ type gateway struct {
 // race or a panic in its log.
 func startGateway(t *testing.T, url string, devices ...string) *gateway {
 	t.Helper()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "iogate.toml")
-	text := fmt.Sprintf("[gateway]\nid = %q\nstate_dir = %q\n\n[log]\nlevel = \"info\"\n\n[mqtt]\nbroker = %q\nkeepalive = \"10s\"\n\n%s",
-		gatewayID, dir, url, strings.Join(devices, "\n"))
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	g := &gateway{t: t, log: newLogLines()}
-	g.proc = start(t, g.log.add, iogateBin, "run", "-c", conf, "--log-format", "json")
+	g := &gateway{t: t, log: newLogLines(), conf: filepath.Join(t.TempDir(), "iogate.toml"), url: url}
+	g.configure(devices...)
+	g.proc = start(t, g.log.add, iogateBin, "run", "-c", g.conf, "--log-format", "json")
 	t.Cleanup(func() {
 		g.resume()
 		g.kill(syscall.SIGTERM)
@@ -126,6 +122,16 @@ func startGateway(t *testing.T, url string, devices ...string) *gateway {
 		}
 	})
 	return g
+}
+
+// configure writes the gateway's config file with the device sections given.
+func (g *gateway) configure(devices ...string) {
+	g.t.Helper()
+	text := fmt.Sprintf("[gateway]\nid = %q\nstate_dir = %q\n\n[log]\nlevel = \"info\"\n\n[mqtt]\nbroker = %q\nkeepalive = \"10s\"\n\n%s",
+		gatewayID, filepath.Dir(g.conf), g.url, strings.Join(devices, "\n"))
+	if err := os.WriteFile(g.conf, []byte(text), 0o644); err != nil {
+		g.t.Fatal(err)
+	}
 }
 
 // stop sends SIGTERM and checks the contract: a clean exit within 5 s.
