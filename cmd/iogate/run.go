@@ -14,6 +14,7 @@ import (
 	"github.com/iogate/iogate/config"
 	"github.com/iogate/iogate/resources/mqtt"
 	"github.com/iogate/iogate/services/bridge"
+	"github.com/iogate/iogate/systemd"
 )
 
 // stopLimit is how long a graceful stop may take before the process exits
@@ -71,6 +72,7 @@ func serve(c *config.Config, log *logrus.Entry, setLog func(config.Log) error) e
 				continue
 			}
 			log.WithField("signal", sig).Info("signal received")
+			systemd.Notify(systemd.Stopping)
 			svc.Stop()
 			time.AfterFunc(stopLimit, func() {
 				log.Error("graceful stop took too long; exiting")
@@ -79,6 +81,9 @@ func serve(c *config.Config, log *logrus.Entry, setLog func(config.Log) error) e
 		}
 	}(c)
 	log.WithField("config", c.Path).WithField("devices", len(c.Devices)).Info("iogate running")
+	done := make(chan struct{})
+	defer close(done)
+	go superviseSystemd(svc, log, done)
 	return svc.Run()
 }
 

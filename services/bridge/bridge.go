@@ -86,6 +86,7 @@ type timerTask struct {
 // Commands sent to the loop through the reactor's controller.
 type (
 	stopCommand     struct{}
+	pingCommand     struct{ done chan struct{} }
 	resolvedCommand struct {
 		dial uint64 // the attempt it answers
 		addr netip.AddrPort
@@ -272,6 +273,22 @@ func (s *Service) Run() error {
 // connection is closed cleanly, and Run returns. Safe from any goroutine.
 func (s *Service) Stop() error { return s.r.Controller().Send(stopCommand{}) }
 
+// Ping returns once the loop has run a command: proof that it is alive and
+// not stalled, which a watchdog or a health check wants. It fails when ctx
+// ends first or the loop has stopped. Safe from any goroutine.
+func (s *Service) Ping(ctx context.Context) error {
+	done := make(chan struct{})
+	if err := s.r.Controller().Send(pingCommand{done}); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("reactor loop did not answer: %w", ctx.Err())
+	}
+}
+
 // after arms a timer for a task.
 func (s *Service) after(d time.Duration, kind timerKind, dev *device) reactor.TimerID {
 	id := s.r.SetTimer(d)
@@ -437,6 +454,8 @@ func (s *Service) Command(_ *reactor.Reactor, cmd any) {
 	switch c := cmd.(type) {
 	case stopCommand:
 		s.stop()
+	case pingCommand:
+		close(c.done)
 	case resolvedCommand:
 		s.resolved(c)
 	case reloadCommand:
