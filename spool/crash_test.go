@@ -43,6 +43,7 @@ func TestCrash(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { cmd.Process.Kill() }) // should the test fail before its kill
 		killAfter := 2000 + rand.IntN(4000) // appends of this round
 		n := 0
 		sc := bufio.NewScanner(out)

@@ -147,8 +147,10 @@ func (s *Spool) Records(from uint64) iter.Seq2[Record, error] {
 			var next uint64
 			var err error
 			recs, next, err = s.ReadFrom(from, buf, recs)
-			if errors.Is(err, io.ErrShortBuffer) && len(buf) < s.MaxRecord() {
-				buf = make([]byte, s.MaxRecord())
+			if errors.Is(err, io.ErrShortBuffer) && len(buf) < maxRecordSize {
+				// a record larger than the buffer (or than this run's
+				// MaxRecord, from a run with larger segments)
+				buf = make([]byte, min(max(2*len(buf), s.MaxRecord()), maxRecordSize))
 				continue
 			}
 			for _, r := range recs {

@@ -34,7 +34,7 @@ import (
 // no extra fsync (see docs/design.md, "The spool").
 const (
 	segHeaderSize = 32
-	recHeaderSize = 28
+	recHeaderSize = RecordOverhead
 	version       = 1
 
 	kindFrame = 1

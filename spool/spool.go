@@ -79,7 +79,7 @@ import (
 const DefaultMaxBytes = 64 << 20
 
 // RecordOverhead is what a record takes on disk beyond its key and payload.
-const RecordOverhead = recHeaderSize
+const RecordOverhead = 28
 
 const (
 	minSegmentBytes = 1 << 10
@@ -523,7 +523,7 @@ func (s *Spool) Next() uint64 { return s.segs[len(s.segs)-1].next }
 
 // MaxRecord returns the largest record Append accepts, in bytes on disk:
 // len(key)+len(payload)+RecordOverhead. A ReadFrom buffer of this size
-// always holds at least one record.
+// holds any record, unless an earlier run had a larger SegmentBytes.
 func (s *Spool) MaxRecord() int { return int(s.opts.SegmentBytes) - segHeaderSize }
 
 // Durable returns the highest seq known to be on stable storage: the

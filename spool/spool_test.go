@@ -513,7 +513,10 @@ func TestTornMiddleSegment(t *testing.T) {
 	if want := without(seqRange(1, 101), lost); !slices.Equal(got, want) {
 		t.Fatalf("replayed %v, want all but %d", got, lost)
 	}
-	// The lost seq is simply gone: acknowledging around it works.
+	// The lost seq is simply gone: acknowledging it, or around it, works.
+	if err := s.Ack(lost); err != nil {
+		t.Fatalf("Ack(%d), lost: %v", lost, err)
+	}
 	for _, seq := range got {
 		if err := s.Ack(seq); err != nil {
 			t.Fatal(err)
@@ -679,5 +682,31 @@ func TestSync(t *testing.T) {
 	}
 	if s.Durable() != 8 || s.Stats().Syncs < 3 || s.Err() != nil {
 		t.Fatalf("after Sync: %+v, %v", s.Stats(), s.Err())
+	}
+}
+
+// Records written with larger segments than this run allows are still
+// read back whole.
+func TestSegmentBytesShrunk(t *testing.T) {
+	big := Options{MaxBytes: 1 << 20, SegmentBytes: 64 << 10}
+	s, _ := open(t, t.TempDir(), big)
+	large := bytes.Repeat([]byte("L"), 40<<10)
+	if _, err := s.Append("k", large, t0); err != nil {
+		t.Fatal(err)
+	}
+	small := Options{MaxBytes: 1 << 20, SegmentBytes: 4 << 10}
+	s, _ = reopen(t, s, small)
+	if _, err := s.Append("k", []byte("small"), t0); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for r, err := range s.Records(s.First()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, len(r.Payload))
+	}
+	if !slices.Equal(got, []int{len(large), 5}) {
+		t.Fatalf("payload sizes %v", got)
 	}
 }
