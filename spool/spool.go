@@ -30,7 +30,9 @@
 // spool's own: SyncAsync asks for one (the caller's timer calls it every
 // 100 ms, say), Options.SyncEvery asks after so many records, and
 // Options.OnSync hears when it is done. Sync waits, for shutdown; Close
-// syncs too.
+// syncs too. Besides Append's write, the owner's goroutine makes only the
+// system calls that begin and delete a segment (once per SegmentBytes) and
+// ReadFrom's reads, which the page cache usually serves.
 //
 //   - SIGKILL, a panic or an OOM kill cost nothing: every record whose
 //     Append returned is in the page cache, which outlives the process.
