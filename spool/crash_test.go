@@ -44,7 +44,7 @@ func TestCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cmd.Process.Kill() }) // should the test fail before its kill
-		killAfter := 2000 + rand.IntN(4000) // appends of this round
+		killAfter := 2000 + rand.IntN(4000)      // appends of this round
 		n := 0
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
