@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,6 +57,14 @@ func (d *fakeDevice) replug() {
 // unplug kills the device's socat: both ptys vanish, as when a USB
 // adapter is pulled.
 func (d *fakeDevice) unplug() {
+	// The links go first, as udev removes /dev/serial/by-id links: socat
+	// killed leaves them behind, and a pty number freed by its death may
+	// soon be another test's device, which the gateway would then open.
+	for _, link := range []string{"a", "b"} {
+		if err := os.Remove(filepath.Join(d.dir, link)); err != nil {
+			d.t.Fatal(err)
+		}
+	}
 	d.socat.kill(syscall.SIGKILL)
 	d.f.Close()
 }
@@ -96,7 +105,15 @@ type gateway struct {
 	log    *logLines
 	conf   string // the config file, which a test may rewrite before SIGHUP
 	url    string
+	opts   gatewayOptions
 	killed bool // stopped on purpose in a way that is not a clean exit
+}
+
+// gatewayOptions are what a test sets beyond the broker and the devices.
+type gatewayOptions struct {
+	keepalive string   // mqtt.keepalive; "" is 10s
+	mqtt      string   // more lines of the [mqtt] table
+	args      []string // more arguments of iogate run, as --log-level debug
 }
 
 // startGateway writes a config for the broker at url and the device
@@ -105,9 +122,19 @@ type gateway struct {
 // race or a panic in its log.
 func startGateway(t *testing.T, url string, devices ...string) *gateway {
 	t.Helper()
-	g := &gateway{t: t, log: newLogLines(), conf: filepath.Join(t.TempDir(), "iogate.toml"), url: url}
+	return startGatewayWith(t, gatewayOptions{}, url, devices...)
+}
+
+// startGatewayWith is startGateway with more settings.
+func startGatewayWith(t *testing.T, opts gatewayOptions, url string, devices ...string) *gateway {
+	t.Helper()
+	if opts.keepalive == "" {
+		opts.keepalive = "10s"
+	}
+	g := &gateway{t: t, log: newLogLines(), conf: filepath.Join(t.TempDir(), "iogate.toml"), url: url, opts: opts}
 	g.configure(devices...)
-	g.proc = start(t, g.log.add, iogateBin, "run", "-c", g.conf, "--log-format", "json")
+	args := append([]string{"run", "-c", g.conf, "--log-format", "json"}, opts.args...)
+	g.proc = start(t, g.log.add, iogateBin, args...)
 	t.Cleanup(func() {
 		g.resume()
 		g.kill(syscall.SIGTERM)
@@ -127,8 +154,8 @@ func startGateway(t *testing.T, url string, devices ...string) *gateway {
 // configure writes the gateway's config file with the device sections given.
 func (g *gateway) configure(devices ...string) {
 	g.t.Helper()
-	text := fmt.Sprintf("[gateway]\nid = %q\nstate_dir = %q\n\n[log]\nlevel = \"info\"\n\n[mqtt]\nbroker = %q\nkeepalive = \"10s\"\n\n%s",
-		gatewayID, filepath.Dir(g.conf), g.url, strings.Join(devices, "\n"))
+	text := fmt.Sprintf("[gateway]\nid = %q\nstate_dir = %q\n\n[log]\nlevel = \"info\"\n\n[mqtt]\nbroker = %q\nkeepalive = %q\n%s\n\n%s",
+		gatewayID, filepath.Dir(g.conf), g.url, g.opts.keepalive, g.opts.mqtt, strings.Join(devices, "\n"))
 	if err := os.WriteFile(g.conf, []byte(text), 0o644); err != nil {
 		g.t.Fatal(err)
 	}
@@ -253,6 +280,39 @@ func (l *logLines) waitFor(t *testing.T, what string, match func(entry) bool) en
 		case <-more:
 		case <-timeout.C:
 			t.Fatalf("no log line %s within %v", what, deadline)
+		}
+	}
+}
+
+// count is the number of lines so far that contain every one of s.
+func (l *logLines) count(s ...string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if !slices.ContainsFunc(s, func(s string) bool { return !strings.Contains(line, s) }) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitUntil waits until cond holds, checking it again at every new line.
+func (l *logLines) waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.NewTimer(deadline)
+	defer timeout.Stop()
+	for {
+		l.mu.Lock()
+		more := l.more
+		l.mu.Unlock()
+		if cond() {
+			return
+		}
+		select {
+		case <-more:
+		case <-timeout.C:
+			t.Fatalf("no %s within %v", what, deadline)
 		}
 	}
 }

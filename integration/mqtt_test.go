@@ -23,16 +23,38 @@ type mosquitto struct {
 	conf string
 	port int
 	p    *proc
+	log  *logLines // everything it printed, over every run
+
+	// config writes mosquitto.conf for the two ports: port, for the
+	// test's client, and port2, free for a listener of the test's own.
+	config func(port, port2 int) string
+	port2  int
 }
 
 // startMosquitto starts a broker of the test's own, and waits until it
 // accepts connections.
 func startMosquitto(t *testing.T) *mosquitto {
 	t.Helper()
-	m := &mosquitto{t: t, bin: need(t, "mosquitto"), conf: filepath.Join(t.TempDir(), "mosquitto.conf")}
+	return startMosquittoWith(t, func(port, _ int) string { return plainListener(port) })
+}
+
+// plainListener is the configuration of the tests' brokers: anonymous
+// clients on one loopback port. No cap on the messages queued for a slow
+// subscriber: a burst of frames must not be dropped on the test's side of
+// the broker.
+func plainListener(port int) string {
+	return fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n", port)
+}
+
+// startMosquittoWith starts a broker with the configuration config
+// writes, and waits until it accepts connections on its listeners.
+func startMosquittoWith(t *testing.T, config func(port, port2 int) string) *mosquitto {
+	t.Helper()
+	m := &mosquitto{t: t, bin: need(t, "mosquitto"), conf: filepath.Join(t.TempDir(), "mosquitto.conf"),
+		log: newLogLines(), config: config}
 	var err error
-	for range 3 { // the free port may be taken before mosquitto binds it
-		m.port = freePort(t)
+	for range 3 { // the free ports may be taken before mosquitto binds them
+		m.port, m.port2 = freePort(t), freePort(t)
 		if err = m.start(); err == nil {
 			return m
 		}
@@ -52,18 +74,17 @@ func (m *mosquitto) restart() {
 
 func (m *mosquitto) start() error {
 	m.t.Helper()
-	// No cap on the messages queued for a slow subscriber: a burst of
-	// frames must not be dropped on the test's side of the broker.
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n", m.port)
-	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
+	if err := os.WriteFile(m.conf, []byte(m.config(m.port, m.port2)), 0o644); err != nil {
 		m.t.Fatal(err)
 	}
 	ready := make(chan struct{})
+	up := false
 	p := start(m.t, func(line string) bool {
-		// "mosquitto version 2.0.11 running": the listener is bound.
-		if strings.Contains(line, "mosquitto version") && strings.HasSuffix(line, " running") {
+		m.log.add(line)
+		// "mosquitto version 2.0.11 running": the listeners are bound.
+		if !up && strings.Contains(line, "mosquitto version") && strings.HasSuffix(line, " running") {
 			close(ready)
-			return true
+			up = true
 		}
 		return false
 	}, m.bin, "-c", m.conf)
@@ -83,6 +104,13 @@ func (m *mosquitto) start() error {
 func (m *mosquitto) kill() { m.p.kill(syscall.SIGKILL) }
 
 func (m *mosquitto) url() string { return fmt.Sprintf("tcp://127.0.0.1:%d", m.port) }
+
+// connections is the number of connections the broker has accepted on
+// port so far, as its log tells.
+func (m *mosquitto) connections(port int) int {
+	// "1795316505: New connection from 127.0.0.1:55458 on port 43459."
+	return m.log.count(fmt.Sprintf(" on port %d.", port), "New connection from ")
+}
 
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort(t *testing.T) int {
