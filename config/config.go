@@ -12,6 +12,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -101,8 +102,11 @@ type Device struct {
 	Writable  bool
 	Publish   bool
 
-	TCPListen     string
-	TCPMaxClients int
+	TCPListen      string
+	TCPMaxClients  int
+	TCPOverflow    string         // refuse | kick-oldest: a client beyond tcp_max_clients
+	TCPIdleTimeout time.Duration  // 0: none
+	TCPAllow       []netip.Prefix // empty: any address
 
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
@@ -218,28 +222,31 @@ type file struct {
 }
 
 type deviceFile struct {
-	Name          string   `toml:"name"`
-	Kind          string   `toml:"kind"`
-	Path          string   `toml:"path"`
-	USB           string   `toml:"usb"`
-	USBSerial     string   `toml:"usb_serial"`
-	Baud          int      `toml:"baud"`
-	DataBits      int      `toml:"data_bits"`
-	Parity        string   `toml:"parity"`
-	StopBits      int      `toml:"stop_bits"`
-	Flow          string   `toml:"flow"`
-	Framing       string   `toml:"framing"`
-	Delimiter     string   `toml:"delimiter"`
-	FrameSize     int      `toml:"frame_size"`
-	IdleGap       Duration `toml:"idle_gap"`
-	MaxFrame      int      `toml:"max_frame"`
-	Encoding      string   `toml:"encoding"`
-	Writable      bool     `toml:"writable"`
-	Publish       bool     `toml:"publish"`
-	TCPListen     string   `toml:"tcp_listen"`
-	TCPMaxClients int      `toml:"tcp_max_clients"`
-	ReconnectMin  Duration `toml:"reconnect_min"`
-	ReconnectMax  Duration `toml:"reconnect_max"`
+	Name           string   `toml:"name"`
+	Kind           string   `toml:"kind"`
+	Path           string   `toml:"path"`
+	USB            string   `toml:"usb"`
+	USBSerial      string   `toml:"usb_serial"`
+	Baud           int      `toml:"baud"`
+	DataBits       int      `toml:"data_bits"`
+	Parity         string   `toml:"parity"`
+	StopBits       int      `toml:"stop_bits"`
+	Flow           string   `toml:"flow"`
+	Framing        string   `toml:"framing"`
+	Delimiter      string   `toml:"delimiter"`
+	FrameSize      int      `toml:"frame_size"`
+	IdleGap        Duration `toml:"idle_gap"`
+	MaxFrame       int      `toml:"max_frame"`
+	Encoding       string   `toml:"encoding"`
+	Writable       bool     `toml:"writable"`
+	Publish        bool     `toml:"publish"`
+	TCPListen      string   `toml:"tcp_listen"`
+	TCPMaxClients  int      `toml:"tcp_max_clients"`
+	TCPOverflow    string   `toml:"tcp_overflow"`
+	TCPIdleTimeout Duration `toml:"tcp_idle_timeout"`
+	TCPAllow       []string `toml:"tcp_allow"`
+	ReconnectMin   Duration `toml:"reconnect_min"`
+	ReconnectMax   Duration `toml:"reconnect_max"`
 }
 
 // setDefaults fills in the product contract's defaults; the file overrides them.
@@ -272,6 +279,7 @@ func defaultDevice() deviceFile {
 		Encoding:      "text",
 		Publish:       true,
 		TCPMaxClients: 4,
+		TCPOverflow:   "refuse",
 		ReconnectMin:  Duration(100 * time.Millisecond),
 		ReconnectMax:  Duration(30 * time.Second),
 	}

@@ -44,7 +44,7 @@ func TestDefaults(t *testing.T) {
 	want := config.Device{
 		Name: "gps", Kind: "serial", Path: "/dev/ttyUSB0", Baud: 9600, DataBits: 8, Parity: "none",
 		StopBits: 1, Flow: "none", Framing: "line", Delimiter: []byte("\n"), IdleGap: 5 * time.Millisecond,
-		MaxFrame: 4096, Encoding: "text", Publish: true, TCPMaxClients: 4,
+		MaxFrame: 4096, Encoding: "text", Publish: true, TCPMaxClients: 4, TCPOverflow: "refuse",
 		ReconnectMin: 100 * time.Millisecond, ReconnectMax: 30 * time.Second,
 	}
 	if fmt.Sprintf("%+v", d) != fmt.Sprintf("%+v", want) {
@@ -73,6 +73,9 @@ framing = "delimiter"
 delimiter = "\r\n"
 publish = false
 tcp_listen = "0.0.0.0:4001"
+tcp_overflow = "kick-oldest"
+tcp_idle_timeout = "10m"
+tcp_allow = ["192.168.1.0/24", "10.0.0.7"]
 [[device]]
 name = "fifo"
 kind = "file"
@@ -93,6 +96,10 @@ frame_size = 16
 	d := c.Devices[0]
 	if d.USB != "067b:2303" || d.Baud != 250000 || string(d.Delimiter) != "\r\n" || d.Publish || d.TCPListen != "0.0.0.0:4001" {
 		t.Errorf("device %+v", d)
+	}
+	if d.TCPOverflow != "kick-oldest" || d.TCPIdleTimeout != 10*time.Minute ||
+		fmt.Sprint(d.TCPAllow) != "[192.168.1.0/24 10.0.0.7/32]" {
+		t.Errorf("tcp settings %v %v %v", d.TCPOverflow, d.TCPIdleTimeout, d.TCPAllow)
 	}
 	if f := c.Devices[1]; f.Kind != "file" || f.FrameSize != 16 {
 		t.Errorf("device %+v", f)
@@ -146,6 +153,8 @@ func TestErrors(t *testing.T) {
 		{"prefix wildcard", "[gateway]\nid = \"g\"\n[mqtt]\ntopic_prefix = \"a/#\"\n", []string{"t.toml:4: mqtt.topic_prefix:"}},
 		{"bad broker", "[gateway]\nid = \"g\"\n[mqtt]\nbroker = \"http://x\"\n", []string{"t.toml:4: mqtt.broker:", "http"}},
 		{"listen without host", minimal + "tcp_listen = \":4001\"\n", []string{"t.toml:8: device[0].tcp_listen:", "0.0.0.0"}},
+		{"bad overflow", minimal + "tcp_overflow = \"kick\"\n", []string{"t.toml:8: device[0].tcp_overflow:"}},
+		{"bad allow", minimal + "tcp_allow = [\"10.0.0.0/8\", \"nope\"]\n", []string{"t.toml:8: device[0].tcp_allow: \"nope\""}},
 		{"reconnect order", minimal + "reconnect_min = \"5s\"\nreconnect_max = \"1s\"\n", []string{"t.toml:9: device[0].reconnect_max:"}},
 		{"syntax at end of line", "[gateway]\nid = \"g\"\n[[device]\nname = \"x\"\n", []string{"t.toml:3: expected end of table array"}},
 		{"type error in device alone", minimal + "baud = \"fast\"\nencoding = \"hex\"\n", []string{"t.toml:8: device[0].baud:"}},

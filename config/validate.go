@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -271,8 +272,9 @@ func (v *validator) device(key string, f *deviceFile) Device {
 		Framing: f.Framing, Delimiter: []byte(f.Delimiter), FrameSize: f.FrameSize,
 		IdleGap: time.Duration(f.IdleGap), MaxFrame: f.MaxFrame, Encoding: f.Encoding,
 		Writable: f.Writable, Publish: f.Publish,
-		TCPListen: f.TCPListen, TCPMaxClients: f.TCPMaxClients,
-		ReconnectMin: time.Duration(f.ReconnectMin), ReconnectMax: time.Duration(f.ReconnectMax),
+		TCPListen: f.TCPListen, TCPMaxClients: f.TCPMaxClients, TCPOverflow: f.TCPOverflow,
+		TCPIdleTimeout: time.Duration(f.TCPIdleTimeout),
+		ReconnectMin:   time.Duration(f.ReconnectMin), ReconnectMax: time.Duration(f.ReconnectMax),
 	}
 	if d.Name == "" {
 		v.addf(key+".name", "required: a name of 1 to 64 letters, digits, '_' or '-'")
@@ -343,6 +345,23 @@ func (v *validator) device(key string, f *deviceFile) Device {
 	}
 	if d.TCPMaxClients < 1 {
 		v.addf(key+".tcp_max_clients", "%d: must be at least 1", d.TCPMaxClients)
+	}
+	oneOf(v, key+".tcp_overflow", d.TCPOverflow, "refuse", "kick-oldest")
+	if d.TCPIdleTimeout < 0 {
+		v.addf(key+".tcp_idle_timeout", "%s: must not be negative (0 means none)", d.TCPIdleTimeout)
+	}
+	for _, a := range f.TCPAllow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			if addr, aerr := netip.ParseAddr(a); aerr == nil {
+				p, err = addr.Prefix(addr.BitLen())
+			}
+		}
+		if err != nil {
+			v.addf(key+".tcp_allow", "%q: want an address or a CIDR block such as \"192.168.1.0/24\"", a)
+			continue
+		}
+		d.TCPAllow = append(d.TCPAllow, p.Masked())
 	}
 	if d.ReconnectMin <= 0 {
 		v.addf(key+".reconnect_min", "%s: must be more than 0", d.ReconnectMin)

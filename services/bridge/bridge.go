@@ -76,11 +76,14 @@ const (
 	timerStats
 	timerStopDeadline
 	timerLeaveDeadline
+	timerClientIdle
+	timerListenerResume
 )
 
 type timerTask struct {
-	kind timerKind
-	dev  *device
+	kind   timerKind
+	dev    *device
+	client *client
 }
 
 // Commands sent to the loop through the reactor's controller.
@@ -108,6 +111,9 @@ type Service struct {
 	byID      map[reactor.ID]*device
 	byTxTopic map[string]*device
 	txBuf     []byte
+
+	byListener map[reactor.ID]*device
+	byClient   map[reactor.ID]*client
 
 	// The broker connection, when cfg.MQTT.Kind is not "none".
 	mqttOn      bool
@@ -145,6 +151,9 @@ func New(cfg *config.Config, log *logrus.Entry) (*Service, error) {
 		byID:      map[reactor.ID]*device{},
 		byTxTopic: map[string]*device{},
 		out:       newOutbox(),
+
+		byListener: map[reactor.ID]*device{},
+		byClient:   map[reactor.ID]*client{},
 	}
 	s.events.s = s
 	if err := s.setBroker(cfg); err != nil {
@@ -260,6 +269,12 @@ func (s *Service) Run() error {
 		s.log.Warn("mqtt: insecure_skip_verify is set: the broker's certificate is not verified")
 	}
 	for _, d := range s.devices {
+		if err := s.listen(d); err != nil {
+			s.closeAllTCP()
+			return fmt.Errorf("device %s: tcp_listen %s: %w", d.cfg.Name, d.cfg.TCPListen, err)
+		}
+	}
+	for _, d := range s.devices {
 		s.openDevice(d)
 	}
 	if s.mqttOn {
@@ -320,8 +335,15 @@ func (s *Service) logLimited(e *logrus.Entry, key string, level logrus.Level, ms
 	e.Log(level, msg)
 }
 
-// Accepted refuses: the bridge registers no listener yet.
-func (s *Service) Accepted(_ *reactor.Reactor, _ reactor.ID, t reactor.Transport) { t.Close() }
+// Accepted takes a raw TCP client of a device, or refuses it.
+func (s *Service) Accepted(_ *reactor.Reactor, l reactor.ID, t reactor.Transport) {
+	d := s.byListener[l]
+	if d == nil {
+		t.Close()
+		return
+	}
+	s.accept(d, t)
+}
 
 // Connected: the broker's TCP (and TLS) connection is up; start MQTT.
 func (s *Service) Connected(_ *reactor.Reactor, id reactor.ID) {
@@ -349,9 +371,17 @@ func (s *Service) Received(_ *reactor.Reactor, id reactor.ID, data []byte) {
 		s.pump()
 		return
 	}
+	if c := s.byClient[id]; c != nil {
+		s.fromClient(c, data)
+		return
+	}
 	d := s.byID[id]
 	if d == nil {
 		return
+	}
+	s.fanout(d, data)
+	if !d.cfg.Publish || !s.mqttOn {
+		return // raw TCP access only: no frames to cut
 	}
 	before := d.decoder.Stats()
 	d.decoder.Feed(data)
@@ -378,18 +408,23 @@ func (s *Service) framingProblems(d *device, before framing.Stats) {
 	}
 }
 
-// Congested: the broker's socket is backed up; stop publishing.
+// Congested: the broker's socket is backed up, so publishing stops; or a
+// device's output is, so its TCP clients are no longer read.
 func (s *Service) Congested(_ *reactor.Reactor, id reactor.ID) {
 	if id == s.connID {
 		s.congested = true
+	} else if d := s.byID[id]; d != nil {
+		s.pauseClients(d, true)
 	}
 }
 
-// Drained: the broker's socket takes data again.
+// Drained undoes Congested.
 func (s *Service) Drained(_ *reactor.Reactor, id reactor.ID) {
 	if id == s.connID {
 		s.congested = false
 		s.pump()
+	} else if d := s.byID[id]; d != nil {
+		s.pauseClients(d, false)
 	}
 }
 
@@ -401,14 +436,35 @@ func (s *Service) Disconnected(_ *reactor.Reactor, id reactor.ID, res reactor.Re
 		s.brokerDown(cause)
 		return
 	}
+	if c := s.byClient[id]; c != nil {
+		c.dev.log.WithField("client", c.addr.String()).Info("tcp: client disconnected")
+		s.forgetClient(c)
+		return
+	}
+	if d := s.byListener[id]; d != nil {
+		d.log.WithError(cause).Error("tcp: listener failed; raw TCP access is off until a reload")
+		delete(s.byListener, id)
+		d.listener = 0
+		return
+	}
 	if d := s.byID[id]; d != nil {
 		s.deviceDown(d, cause)
 	}
 }
 
-// Failed is not expected: the bridge has no listener.
+// listenerPause is how long a listener that ran out of descriptors or
+// memory rests before accepting again.
+const listenerPause = time.Second
+
+// Failed: a listener could not accept (out of descriptors or memory); the
+// reactor paused it, and it resumes after a pause.
 func (s *Service) Failed(_ *reactor.Reactor, id reactor.ID, err error) {
-	s.log.WithError(err).WithField("resource", id).Error("resource failed")
+	d := s.byListener[id]
+	if d == nil {
+		return
+	}
+	s.logLimited(d.log, d.cfg.Name+"/tcp-accept", logrus.ErrorLevel, "tcp: cannot accept clients now", err)
+	s.after(listenerPause, timerListenerResume, d)
 }
 
 // Timer runs the task a timer was armed for.
@@ -446,6 +502,12 @@ func (s *Service) Timer(_ *reactor.Reactor, id reactor.TimerID) {
 	case timerLeaveDeadline:
 		s.leaveTimer = 0
 		s.finishLeave()
+	case timerClientIdle:
+		s.clientIdle(task.client)
+	case timerListenerResume:
+		if task.dev.listener != 0 {
+			s.r.Resume(task.dev.listener)
+		}
 	}
 }
 
@@ -647,6 +709,7 @@ func (s *Service) publishStats() {
 	devices := make(map[string]deviceStats, len(s.devices))
 	for _, d := range s.devices {
 		st := d.stats
+		st.TCPClients = len(d.clients)
 		fs := d.decoder.Stats()
 		st.Overlong, st.Malformed = fs.Overlong, fs.Malformed
 		devices[d.cfg.Name] = st

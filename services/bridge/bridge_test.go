@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -34,14 +35,15 @@ type msg struct {
 // symlinks so they can be unplugged and replugged, the embedded broker,
 // and a subscriber on everything.
 type world struct {
-	t       *testing.T
-	dir     string
-	broker  *mqtt.Broker
-	addr    string
-	msgs    chan msg
-	devices map[string]*serial.PTY
-	svc     *bridge.Service
-	done    chan error
+	t        *testing.T
+	dir      string
+	broker   *mqtt.Broker
+	addr     string
+	msgs     chan msg
+	devices  map[string]*serial.PTY
+	svc      *bridge.Service
+	done     chan error
+	noBroker bool // broker = "none": raw TCP access only
 }
 
 func newWorld(t *testing.T, names ...string) *world {
@@ -100,7 +102,11 @@ func (w *world) unplug(name string) {
 func (w *world) config(mqttExtra string, devices map[string]string) *config.Config {
 	w.t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "[gateway]\nid = \"gw\"\nstate_dir = %q\n[mqtt]\nbroker = \"tcp://%s\"\nkeepalive = \"5s\"\n%s\n", w.dir, w.addr, mqttExtra)
+	broker := "tcp://" + w.addr
+	if w.noBroker {
+		broker = "none"
+	}
+	fmt.Fprintf(&b, "[gateway]\nid = \"gw\"\nstate_dir = %q\n[mqtt]\nbroker = %q\nkeepalive = \"5s\"\n%s\n", w.dir, broker, mqttExtra)
 	for name, extra := range devices {
 		fmt.Fprintf(&b, "[[device]]\nname = %q\npath = %q\nreconnect_min = \"20ms\"\nreconnect_max = \"200ms\"\n%s\n", name, filepath.Join(w.dir, name), extra)
 	}
@@ -126,6 +132,13 @@ func (w *world) run(devices map[string]string) {
 	w.done = make(chan error, 1)
 	go func() { w.done <- w.svc.Run() }()
 	w.t.Cleanup(w.stop)
+	// Run binds the listeners and opens the devices before its loop
+	// answers: after a ping, they are there.
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if err := w.svc.Ping(ctx); err != nil {
+		w.t.Fatal(err)
+	}
 }
 
 func (w *world) stop() {
@@ -234,7 +247,15 @@ func (w *world) read(name string, n int) string {
 
 func (w *world) write(name, data string) {
 	w.t.Helper()
-	if _, err := w.devices[name].Write([]byte(data)); err != nil {
+	// Through Go's poller on a duplicate: Write waits for room in the pty.
+	fd, err := unix.Dup(w.devices[name].Fd())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	f.SetWriteDeadline(time.Now().Add(deadline))
+	if _, err := f.Write([]byte(data)); err != nil {
 		w.t.Fatalf("write %s: %v", name, err)
 	}
 }

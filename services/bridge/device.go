@@ -24,6 +24,10 @@ type device struct {
 	reopen  reactor.TimerID
 	idle    reactor.TimerID // idle framing: armed while a frame is pending
 
+	listener reactor.ID // raw TCP access, when tcp_listen is set
+	clients  []*client  // oldest first
+	paused   bool       // the clients are paused: the device's output is congested
+
 	decoder *framing.Decoder
 	framing framing.Config
 	seq     uint64
@@ -35,16 +39,20 @@ type device struct {
 
 // deviceStats are a device's counters since the gateway started.
 type deviceStats struct {
-	Frames     uint64 `json:"frames"`
-	Bytes      uint64 `json:"bytes"`
-	Overlong   uint64 `json:"overlong"`
-	Malformed  uint64 `json:"malformed"`
-	Drops      uint64 `json:"drops"`
-	Reopens    uint64 `json:"reopens"`
-	TxFrames   uint64 `json:"tx_frames"`
-	TxBytes    uint64 `json:"tx_bytes"`
-	TxRejected uint64 `json:"tx_rejected"`
-	Online     bool   `json:"online"`
+	Frames       uint64 `json:"frames"`
+	Bytes        uint64 `json:"bytes"`
+	Overlong     uint64 `json:"overlong"`
+	Malformed    uint64 `json:"malformed"`
+	Drops        uint64 `json:"drops"`
+	Reopens      uint64 `json:"reopens"`
+	TxFrames     uint64 `json:"tx_frames"`
+	TxBytes      uint64 `json:"tx_bytes"`
+	TxRejected   uint64 `json:"tx_rejected"`
+	TCPClients   int    `json:"tcp_clients"`
+	TCPRefused   uint64 `json:"tcp_refused"`
+	TCPDropped   uint64 `json:"tcp_dropped"`
+	TCPDiscarded uint64 `json:"tcp_discarded_bytes"`
+	Online       bool   `json:"online"`
 }
 
 // setTopics names the device's topics under prefix.

@@ -127,6 +127,9 @@ func (s *Service) apply(c *config.Config, brokerChanged bool) {
 	s.devices = devices
 	s.indexTx()
 	for _, d := range fresh {
+		if err := s.listen(d); err != nil {
+			d.log.WithError(err).Error("reload: tcp_listen not applied")
+		}
 		s.openDevice(d)
 		opened++
 	}
@@ -140,8 +143,10 @@ func (s *Service) apply(c *config.Config, brokerChanged bool) {
 		WithField("broker_changed", brokerChanged).Info("configuration reloaded")
 }
 
-// closeDevice closes a device for good: it is being replaced or removed.
+// closeDevice closes a device for good, its TCP access with it: it is
+// being replaced or removed.
 func (s *Service) closeDevice(d *device) {
+	s.closeTCP(d)
 	s.cancel(&d.reopen)
 	s.cancel(&d.idle)
 	if d.id == 0 {
