@@ -54,4 +54,14 @@ func TestSystemdNotify(t *testing.T) {
 			t.Fatalf("notification %q, want STOPPING=1", got)
 		}
 	}
+	// Wait for the exit here: a second SIGTERM from the cleanup, landing
+	// after the gateway stopped watching signals, would kill it.
+	select {
+	case <-g.done:
+		if g.err != nil {
+			t.Fatalf("iogate exited with %v after SIGTERM, want 0", g.err)
+		}
+	case <-time.After(deadline):
+		t.Fatal("iogate did not exit after SIGTERM")
+	}
 }
