@@ -52,5 +52,20 @@ unit:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 ## bench: the benchmark suite against its peers; rewrites BENCHMARKS.md.
+## The programs the benchmarks start are installed when root on Debian.
 bench:
+	@missing=""; \
+	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
+	{ command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto; } || missing="$$missing mosquitto"; \
+	command -v mosquitto_pub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
+	{ command -v ser2net >/dev/null 2>&1 || test -x /usr/sbin/ser2net; } || missing="$$missing ser2net"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+		else \
+			echo "missing:$$missing; install them first: sudo apt-get install$$missing" >&2; exit 1; \
+		fi; \
+	fi
 	cd bench && $(GO) run ./cmd/benchrun -out ../BENCHMARKS.md
+	cd bench && $(GO) run ./cmd/mqttbench -out ../BENCHMARKS.md

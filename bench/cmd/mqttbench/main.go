@@ -1,0 +1,292 @@
+// Command mqttbench measures serial-to-MQTT bridges end to end, through a
+// real mosquitto, and writes the serial-mqtt section of BENCHMARKS.md.
+//
+// Three bridges carry 64-byte lines from ptys to the broker at QoS 1: iogate
+// (the real binary, iogate run, with a generated config), the pipeline a
+// user writes instead (socat reading the terminal into mosquitto_pub -l,
+// one per device), and a goroutine per device in Go with go.bug.st/serial
+// and the paho client (cmd/gobridge). This process makes the ptys, writes
+// into their device side, and receives the frames with an MQTT subscriber
+// of its own. Two cases: one device written as fast as it takes lines
+// (frames per second delivered), and 8 devices at 100 lines a second each
+// (latency from the write into the pty to the subscriber, CPU time per
+// frame, memory). Bridges run in turn, in an order rotated every round; the
+// report gives medians and ranges over the rounds.
+//
+//	mqttbench [-out FILE] [-rounds 5] [-duration 5s] [-quick] [-perf DIR]
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The programs are started from the main goroutine, locked to the main
+// thread: their Pdeathsig is tied to the thread that started them, and this
+// one lives as long as the process (the writer's locked thread does not).
+func init() { runtime.LockOSThread() }
+
+// section names the part of BENCHMARKS.md this benchmark owns.
+const section = "serial-mqtt"
+
+// Cases.
+const (
+	caseFull  = "full"
+	casePaced = "paced"
+)
+
+type config struct {
+	out       string
+	rounds    int
+	duration  time.Duration
+	warmup    time.Duration
+	impls     []string
+	cases     []string
+	devices   int
+	rate      float64
+	line      int
+	subQoS    int
+	inflight  int
+	drain     time.Duration
+	settle    time.Duration
+	quiet     float64
+	disturbed float64
+	retries   int
+	perfDir   string
+	iogate    string
+	quick     bool
+	args      []string
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mqttbench:", err)
+		os.Exit(2)
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "mqttbench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (config, error) {
+	cfg := config{args: args}
+	fs := flag.NewFlagSet("mqttbench", flag.ContinueOnError)
+	fs.StringVar(&cfg.out, "out", "", "markdown `file` whose "+section+" section is rewritten; empty prints it")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds; each runs every bridge once per case")
+	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time of one run")
+	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "writing before the measured time of each run")
+	impls := fs.String("impls", strings.Join(allImpls, ","), "comma-separated bridges: "+strings.Join(allImpls, ", "))
+	cases := fs.String("cases", caseFull+","+casePaced, "comma-separated cases: full (1 device at full speed), paced (-devices at -rate)")
+	fs.IntVar(&cfg.devices, "devices", 8, "paced: devices")
+	fs.Float64Var(&cfg.rate, "rate", 100, "paced: lines per second to each device")
+	fs.IntVar(&cfg.line, "line", 64, "line size in bytes, the newline included")
+	fs.IntVar(&cfg.subQoS, "sub-qos", 0, "QoS of the subscriber's subscription (the bridges publish at QoS 1)")
+	fs.IntVar(&cfg.inflight, "inflight", 64, "gobridge: publishes per port awaiting their PUBACK (iogate's window is 64)")
+	fs.DurationVar(&cfg.drain, "drain", 20*time.Second, "after the writer stops, how long the frames may take to arrive without any progress before those missing are counted lost")
+	fs.DurationVar(&cfg.settle, "settle", 20*time.Second, "before each run, wait up to this long for the machine to be quiet; 0 does not wait")
+	fs.Float64Var(&cfg.quiet, "quiet", 0.25, "CPUs of background load below which the machine counts as quiet")
+	fs.Float64Var(&cfg.disturbed, "disturbed", 0.5, "CPUs of background load during a run above which it is run again")
+	fs.IntVar(&cfg.retries, "retries", 1, "runs made again at most, per bridge and round, when disturbed")
+	fs.StringVar(&cfg.perfDir, "perf", "", "after the rounds, run every bridge once more per case under perf record -g, and leave the profiles and perf report's summaries in `dir`")
+	fs.StringVar(&cfg.iogate, "iogate", "", "iogate `binary` to run, for comparing builds; empty builds iogate's ./cmd/iogate")
+	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 1 round of 2 s, 0.5 s warm-up, no settling, unless flags say otherwise")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if cfg.quick {
+		// Quick changes the defaults only: flags given explicitly stand.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["rounds"] {
+			cfg.rounds = 1
+		}
+		if !set["duration"] {
+			cfg.duration = 2 * time.Second
+		}
+		if !set["warmup"] {
+			cfg.warmup = 500 * time.Millisecond
+		}
+		if !set["settle"] {
+			cfg.settle = 0
+		}
+		if !set["retries"] {
+			cfg.retries = 0
+		}
+	}
+	for f := range strings.SplitSeq(*impls, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(allImpls, f) {
+			return cfg, fmt.Errorf("-impls: no bridge %q; there are %s", f, strings.Join(allImpls, ", "))
+		}
+		cfg.impls = append(cfg.impls, f)
+	}
+	for f := range strings.SplitSeq(*cases, ",") {
+		f = strings.TrimSpace(f)
+		if f != caseFull && f != casePaced {
+			return cfg, fmt.Errorf("-cases: no case %q; there are full, paced", f)
+		}
+		cfg.cases = append(cfg.cases, f)
+	}
+	switch {
+	case cfg.rounds <= 0 || cfg.duration <= 0 || cfg.warmup < 0 || cfg.drain <= 0:
+		return cfg, errors.New("-rounds, -duration and -drain must be positive, -warmup not negative")
+	case cfg.devices <= 0 || cfg.rate <= 0 || cfg.inflight <= 0:
+		return cfg, errors.New("-devices, -rate and -inflight must be positive")
+	case cfg.line < seqDigits+2:
+		return cfg, fmt.Errorf("-line %d: want at least %d", cfg.line, seqDigits+2)
+	case cfg.subQoS < 0 || cfg.subQoS > 1:
+		return cfg, errors.New("-sub-qos: 0 or 1")
+	case cfg.settle < 0 || cfg.retries < 0:
+		return cfg, errors.New("-settle and -retries must not be negative")
+	}
+	return cfg, nil
+}
+
+func run(cfg config) error {
+	dir, err := os.MkdirTemp("", "mqttbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	t := tools{dir: dir, inflight: cfg.inflight}
+	if t.socat, err = findProgram("socat"); err != nil {
+		return err
+	}
+	if t.pub, err = findProgram("mosquitto_pub"); err != nil {
+		return err
+	}
+	t.iogate = filepath.Join(dir, "iogate")
+	t.gobridge = filepath.Join(dir, "gobridge")
+	// iogate is built in its own module, as users build it; the bench
+	// module's replace says where that is.
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/iogate/iogate").Output()
+	if err != nil {
+		return fmt.Errorf("find iogate's module (run mqttbench inside the bench module): %w", err)
+	}
+	builds := []struct{ bin, dir, pkg string }{
+		{t.iogate, strings.TrimSpace(string(root)), "./cmd/iogate"},
+		{t.gobridge, "", "github.com/iogate/iogate/bench/cmd/gobridge"},
+	}
+	if cfg.iogate != "" {
+		t.iogate, builds = cfg.iogate, builds[1:]
+	}
+	for _, b := range builds {
+		build := exec.Command("go", "build", "-o", b.bin, b.pkg)
+		build.Dir = b.dir
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build %s: %w", b.pkg, err)
+		}
+	}
+	m := describeMachine(t, cfg.iogate)
+	if t.broker, err = startBroker(dir); err != nil {
+		return err
+	}
+	defer t.broker.stop(5 * time.Second)
+	sub, err := dialSubscriber(t.broker.addr(), byte(cfg.subQoS))
+	if err != nil {
+		return err
+	}
+	defer sub.close()
+
+	var samples []sample
+	for round := range cfg.rounds {
+		for ci, c := range cfg.cases {
+			// Rotate the order every round and case, so that every bridge
+			// runs first, middle and last as often.
+			k := (round + ci) % len(cfg.impls)
+			order := append(append([]string(nil), cfg.impls[k:]...), cfg.impls[:k]...)
+			for _, impl := range order {
+				s, err := measureQuiet(cfg, t, sub, c, impl, round)
+				if err != nil {
+					return fmt.Errorf("round %d, %s, %s: %w", round+1, c, impl, err)
+				}
+				fmt.Fprintln(os.Stderr, s)
+				samples = append(samples, s)
+			}
+		}
+	}
+	if cfg.perfDir != "" {
+		if err := profile(cfg, t, sub); err != nil {
+			return err
+		}
+	}
+	text := render(cfg, m, samples)
+	if cfg.out == "" {
+		fmt.Print(text)
+		return nil
+	}
+	return writeSection(cfg.out, section, text)
+}
+
+// measureQuiet measures one bridge once, after waiting for a quiet machine,
+// and again, up to cfg.retries times, while the background load during the
+// measured window passed cfg.disturbed CPUs. It keeps the least disturbed
+// attempt.
+func measureQuiet(cfg config, t tools, sub *subscriber, kase, impl string, round int) (sample, error) {
+	var best sample
+	for try := range cfg.retries + 1 {
+		if err := settle(cfg.settle, cfg.quiet); err != nil {
+			return best, err
+		}
+		s, err := measure(cfg, t, sub, kase, impl, round, try, "")
+		if err != nil {
+			return s, err
+		}
+		s.tries = try + 1
+		if try == 0 || s.other < best.other {
+			best = s
+		}
+		best.tries = s.tries
+		if s.other <= cfg.disturbed {
+			break
+		}
+		if try < cfg.retries {
+			fmt.Fprintf(os.Stderr, "%s: disturbed, running again\n", s)
+		}
+	}
+	return best, nil
+}
+
+// profile runs every bridge once more per case with perf record on its
+// processes during the measured window, and writes perf report's summary
+// next to each profile.
+func profile(cfg config, t tools, sub *subscriber) error {
+	if _, err := exec.LookPath("perf"); err != nil {
+		return fmt.Errorf("-perf: %w (Debian: apt-get install linux-perf)", err)
+	}
+	if err := os.MkdirAll(cfg.perfDir, 0o755); err != nil {
+		return err
+	}
+	for _, c := range cfg.cases {
+		for _, impl := range cfg.impls {
+			data := filepath.Join(cfg.perfDir, fmt.Sprintf("%s-%s.data", impl, c))
+			s, err := measure(cfg, t, sub, c, impl, cfg.rounds, 0, data)
+			if err != nil {
+				return fmt.Errorf("profile %s, %s: %w", c, impl, err)
+			}
+			fmt.Fprintf(os.Stderr, "%s (under perf)\n", s)
+			out, err := exec.Command("perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "comm,dso,sym", "--percent-limit", "0.5", "-g", "none").Output()
+			if err != nil {
+				return fmt.Errorf("perf report %s: %w", data, err)
+			}
+			if err := os.WriteFile(strings.TrimSuffix(data, ".data")+".txt", out, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
