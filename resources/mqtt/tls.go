@@ -137,7 +137,9 @@ func (p *pump) run(ctx context.Context) {
 	down := make(chan struct{})
 	go func() {
 		defer close(down)
-		if _, err := io.Copy(p.peer, conn); err != nil {
+		// A deadline is the pump's own doing (see below, and closeGrace),
+		// never the broker's reason.
+		if _, err := io.Copy(p.peer, conn); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			p.fail(err)
 		}
 		// The reactor reads end-of-file, then err from Read.
@@ -145,6 +147,11 @@ func (p *pump) run(ctx context.Context) {
 	}()
 	// Up to the broker until the reactor closes its end, or the broker goes.
 	if _, err := io.Copy(conn, p.peer); err != nil {
+		// A broker that refuses us says why in a TLS alert before it hangs
+		// up, and a write usually meets the reset first: let the reader
+		// decode the alert, briefly, so the reason logged is the broker's.
+		conn.SetReadDeadline(time.Now().Add(alertGrace))
+		<-down
 		p.fail(err)
 	}
 	conn.Close()
@@ -153,7 +160,12 @@ func (p *pump) run(ctx context.Context) {
 
 // fail keeps the first error: the others follow from it, as reading from a
 // connection closed because writing to it failed.
+// fail records why the connection was lost; the first reason stays.
 func (p *pump) fail(err error) { p.lost.CompareAndSwap(nil, &err) }
+
+// alertGrace is how long a pump whose write failed waits for the broker's
+// alert on the read side.
+const alertGrace = time.Second
 
 func (p *pump) handshake(ctx context.Context) (*tls.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
