@@ -2,7 +2,7 @@
 GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The portable core: these must build on every Unix the reactor supports.
-PORTABLE    := ./poller/... ./reactor/... ./resources/...
+PORTABLE    := ./poller/... ./reactor/... ./resources/... ./spool/... ./framing/... ./config/...
 BSDS        := darwin freebsd openbsd netbsd
 LINUX_ARCHS := arm arm64 riscv64
 

@@ -77,8 +77,9 @@ type Metrics struct {
 
 // Spool is the [spool] table.
 type Spool struct {
-	MaxBytes int64
-	Overflow string // drop-oldest | drop-newest
+	MaxBytes     int64
+	Overflow     string        // drop-oldest | drop-newest
+	SyncInterval time.Duration // what a power cut can cost
 }
 
 // Device is one [[device]] entry.
@@ -215,8 +216,9 @@ type file struct {
 		Listen string `toml:"listen"`
 	} `toml:"metrics"`
 	Spool struct {
-		MaxBytes Size   `toml:"max_bytes"`
-		Overflow string `toml:"overflow"`
+		MaxBytes     Size     `toml:"max_bytes"`
+		Overflow     string   `toml:"overflow"`
+		SyncInterval Duration `toml:"sync_interval"`
 	} `toml:"spool"`
 	Device []toml.Primitive `toml:"device"`
 }
@@ -262,6 +264,7 @@ func (f *file) setDefaults() {
 	f.MQTT.Keepalive = Duration(30 * time.Second)
 	f.Spool.MaxBytes = 64 << 20
 	f.Spool.Overflow = "drop-oldest"
+	f.Spool.SyncInterval = Duration(500 * time.Millisecond)
 }
 
 func defaultDevice() deviceFile {

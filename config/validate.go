@@ -113,11 +113,14 @@ func (v *validator) config(c *Config, f *file, devices []deviceFile, failed map[
 	}
 	c.Metrics = Metrics{Listen: f.Metrics.Listen}
 
-	if f.Spool.MaxBytes <= 0 {
-		v.addf("spool.max_bytes", "must be more than 0")
+	if f.Spool.MaxBytes < 64<<10 {
+		v.addf("spool.max_bytes", "%d: want at least 64KiB", f.Spool.MaxBytes)
 	}
 	oneOf(v, "spool.overflow", f.Spool.Overflow, "drop-oldest", "drop-newest")
-	c.Spool = Spool{MaxBytes: int64(f.Spool.MaxBytes), Overflow: f.Spool.Overflow}
+	if si := time.Duration(f.Spool.SyncInterval); si < 10*time.Millisecond || si > time.Minute {
+		v.addf("spool.sync_interval", "%s: want 10ms to 1m", time.Duration(f.Spool.SyncInterval))
+	}
+	c.Spool = Spool{MaxBytes: int64(f.Spool.MaxBytes), Overflow: f.Spool.Overflow, SyncInterval: time.Duration(f.Spool.SyncInterval)}
 
 	names := map[string]int{}
 	listens := map[string]string{}

@@ -114,6 +114,7 @@ type gatewayOptions struct {
 	keepalive string   // mqtt.keepalive; "" is 10s
 	mqtt      string   // more lines of the [mqtt] table
 	args      []string // more arguments of iogate run, as --log-level debug
+	stateDir  string   // state_dir, shared by gateways run one after another; "" is the config's directory
 }
 
 // startGateway writes a config for the broker at url and the device
@@ -154,8 +155,12 @@ func startGatewayWith(t *testing.T, opts gatewayOptions, url string, devices ...
 // configure writes the gateway's config file with the device sections given.
 func (g *gateway) configure(devices ...string) {
 	g.t.Helper()
+	state := g.opts.stateDir
+	if state == "" {
+		state = filepath.Dir(g.conf)
+	}
 	text := fmt.Sprintf("[gateway]\nid = %q\nstate_dir = %q\n\n[log]\nlevel = \"info\"\n\n[mqtt]\nbroker = %q\nkeepalive = %q\n%s\n\n%s",
-		gatewayID, filepath.Dir(g.conf), g.url, g.opts.keepalive, g.opts.mqtt, strings.Join(devices, "\n"))
+		gatewayID, state, g.url, g.opts.keepalive, g.opts.mqtt, strings.Join(devices, "\n"))
 	if err := os.WriteFile(g.conf, []byte(text), 0o644); err != nil {
 		g.t.Fatal(err)
 	}

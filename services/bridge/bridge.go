@@ -36,6 +36,7 @@ import (
 	"github.com/iogate/iogate/reactor"
 	"github.com/iogate/iogate/resources/mqtt"
 	"github.com/iogate/iogate/resources/tcp"
+	"github.com/iogate/iogate/spool"
 )
 
 // Timings of the broker connection that the configuration does not set.
@@ -78,6 +79,7 @@ const (
 	timerLeaveDeadline
 	timerClientIdle
 	timerListenerResume
+	timerSpoolSync
 )
 
 type timerTask struct {
@@ -110,6 +112,7 @@ type Service struct {
 	devices   []*device
 	byID      map[reactor.ID]*device
 	byTxTopic map[string]*device
+	byName    map[string]*device
 	txBuf     []byte
 
 	byListener map[reactor.ID]*device
@@ -127,6 +130,13 @@ type Service struct {
 	retryTimer  reactor.TimerID
 	retryWait   time.Duration
 	statsTimer  reactor.TimerID
+	sp          *spool.Spool
+	diskNext    uint64 // the first spooled frame not in the outbox
+	spoolBuf    []byte
+	recs        []spool.Record
+	syncTimer   reactor.TimerID
+	spoolDrops  uint64
+	payload     []byte         // a frame's MQTT payload, before it is spooled
 	pending     *config.Config // a reload waiting for the broker to take the old statuses
 	leaveTimer  reactor.TimerID
 	dials       uint64 // connection attempts; a name lookup answers for one
@@ -150,6 +160,7 @@ func New(cfg *config.Config, log *logrus.Entry) (*Service, error) {
 		timers:    map[reactor.TimerID]timerTask{},
 		byID:      map[reactor.ID]*device{},
 		byTxTopic: map[string]*device{},
+		byName:    map[string]*device{},
 		out:       newOutbox(),
 
 		byListener: map[reactor.ID]*device{},
@@ -166,7 +177,7 @@ func New(cfg *config.Config, log *logrus.Entry) (*Service, error) {
 		}
 		s.devices = append(s.devices, d)
 	}
-	s.indexTx()
+	s.index()
 	r, err := reactor.New(s, reactor.Options{Poller: cfg.Gateway.Poller, LockThread: true})
 	if err != nil {
 		return nil, err
@@ -219,14 +230,14 @@ func (s *Service) newDevice(dc config.Device) (*device, error) {
 	return d, nil
 }
 
-// indexTx maps the tx topics of the writable devices to them.
-func (s *Service) indexTx() {
+// index maps device names, and the tx topics of the writable devices, to
+// the devices.
+func (s *Service) index() {
 	clear(s.byTxTopic)
-	if !s.mqttOn {
-		return
-	}
+	clear(s.byName)
 	for _, d := range s.devices {
-		if d.cfg.Writable {
+		s.byName[d.cfg.Name] = d
+		if d.cfg.Writable && s.mqttOn {
 			s.byTxTopic[d.txTopic] = d
 		}
 	}
@@ -268,9 +279,16 @@ func (s *Service) Run() error {
 	if s.cfg.MQTT.TLS && s.cfg.MQTT.InsecureSkipVerify {
 		s.log.Warn("mqtt: insecure_skip_verify is set: the broker's certificate is not verified")
 	}
+	if s.mqttOn {
+		if err := s.openSpool(); err != nil {
+			return err
+		}
+		s.spoolBuf = make([]byte, s.sp.MaxRecord())
+	}
 	for _, d := range s.devices {
 		if err := s.listen(d); err != nil {
 			s.closeAllTCP()
+			s.closeSpool()
 			return fmt.Errorf("device %s: tcp_listen %s: %w", d.cfg.Name, d.cfg.TCPListen, err)
 		}
 	}
@@ -504,6 +522,8 @@ func (s *Service) Timer(_ *reactor.Reactor, id reactor.TimerID) {
 		s.finishLeave()
 	case timerClientIdle:
 		s.clientIdle(task.client)
+	case timerSpoolSync:
+		s.syncSpool()
 	case timerListenerResume:
 		if task.dev.listener != 0 {
 			s.r.Resume(task.dev.listener)
@@ -522,6 +542,8 @@ func (s *Service) Command(_ *reactor.Reactor, cmd any) {
 		s.resolved(c)
 	case reloadCommand:
 		s.reload(c.cfg)
+	case spoolFailedCommand:
+		s.logLimited(s.log, "spool-sync", logrus.ErrorLevel, "spool: frames not synced to disk", c.err)
 	}
 }
 
@@ -534,6 +556,7 @@ func (s *Service) Shutdown(_ *reactor.Reactor, resources map[reactor.ID]reactor.
 		d.id = 0
 	}
 	s.connID = 0
+	s.closeSpool()
 }
 
 // stop starts a graceful stop: devices stop being read, every status goes
@@ -646,8 +669,19 @@ func (s *Service) frame(d *device, frame []byte) {
 	if !d.cfg.Publish || !s.mqttOn {
 		return
 	}
-	m := s.out.add(d.rxTopic, s.cfg.MQTT.QoS, false, d)
-	m.payload = appendPayload(m.payload, d.cfg.Encoding, d.cfg.Name, d.seq, s.r.Now(), frame)
+	s.payload = appendPayload(s.payload[:0], d.cfg.Encoding, d.cfg.Name, d.seq, s.r.Now(), frame)
+	if s.sp == nil {
+		// MQTT was turned on by a reload; the spool opens at the next start.
+		s.queueFrame(d, s.payload, 0)
+		return
+	}
+	s.spoolFrame(d, s.payload)
+}
+
+// queueFrame puts a frame's payload in the outbox.
+func (s *Service) queueFrame(d *device, payload []byte, spoolSeq uint64) {
+	m := s.out.addFrame(d.rxTopic, s.cfg.MQTT.QoS, d, spoolSeq)
+	m.payload = append(m.payload, payload...)
 	s.out.grew(m)
 }
 
@@ -718,6 +752,7 @@ func (s *Service) publishStats() {
 		TS      string                 `json:"ts"`
 		Uptime  float64                `json:"uptime_s"`
 		MQTT    map[string]any         `json:"mqtt"`
+		Spool   map[string]any         `json:"spool"`
 		Devices map[string]deviceStats `json:"devices"`
 	}{
 		TS:     s.r.Now().UTC().Format(time.RFC3339Nano),
@@ -728,6 +763,7 @@ func (s *Service) publishStats() {
 			"inflight":   s.session.Inflight(),
 			"queued":     s.out.len(),
 		},
+		Spool:   s.spoolStats(),
 		Devices: devices,
 	})
 	if err == nil {
@@ -918,6 +954,7 @@ func (s *Service) subscribeTx() {
 // the socket allow, in one write.
 func (s *Service) pump() {
 	defer s.backpressure()
+	s.refill()
 	if s.state != brokerUp || s.congested {
 		return
 	}
@@ -933,7 +970,11 @@ func (s *Service) pump() {
 			return
 		}
 		s.batch = append(s.batch, pkt...)
-		s.out.published(m, id)
+		seq, qos := m.spoolSeq, m.qos
+		s.out.published(m, id) // may recycle m
+		if qos == 0 {
+			s.delivered(seq) // no acknowledgement comes for QoS 0
+		}
 		if len(s.batch) >= 64<<10 {
 			break
 		}
@@ -982,9 +1023,11 @@ func (e *brokerEvents) Message(topic string, payload []byte, retain bool) {
 }
 
 func (e *brokerEvents) Acked(id uint16) {
-	if e.s.out.ack(id) != nil {
+	if seq, known := e.s.out.ack(id); known {
+		e.s.delivered(seq)
 		e.s.maybeFinishStop()
 		e.s.maybeFinishLeave()
+		e.s.refill()
 	}
 }
 

@@ -3,14 +3,16 @@ package bridge
 // message is one MQTT publish waiting for the broker: a device frame, or a
 // status, error or stats message of the gateway.
 type message struct {
-	topic   string
-	payload []byte // owned by the outbox; reused once the message is done
-	qos     byte
-	retain  bool
-	dev     *device // the device a frame came from; nil for the gateway's own messages
-	sent    bool    // published on the current connection
-	acked   bool    // PUBACK received (or QoS 0 and sent)
-	id      uint16  // packet id while sent and not acked
+	topic    string
+	payload  []byte // owned by the outbox; reused once the message is done
+	qos      byte
+	retain   bool
+	dev      *device // the device a frame came from, if it is still configured
+	frame    bool    // a device's frame, not one of the gateway's own messages
+	spoolSeq uint64  // the frame's record in the spool; 0 if it is not there
+	sent     bool    // published on the current connection
+	acked    bool    // PUBACK received (or QoS 0 and sent)
+	id       uint16  // packet id while sent and not acked
 }
 
 // outbox holds the messages for the broker in the order they were made, and
@@ -35,7 +37,15 @@ func newOutbox() *outbox {
 	return &outbox{byID: map[uint16]*message{}}
 }
 
-// add queues a message and returns its payload buffer, empty, for the
+// addFrame queues a device's frame; see add.
+func (o *outbox) addFrame(topic string, qos byte, dev *device, spoolSeq uint64) *message {
+	m := o.add(topic, qos, false, dev)
+	m.frame, m.spoolSeq = true, spoolSeq
+	o.frames++
+	return m
+}
+
+// add queues a message and returns it with an empty payload buffer for the
 // caller to fill; the caller then calls grew with the length it wrote.
 func (o *outbox) add(topic string, qos byte, retain bool, dev *device) *message {
 	var m *message
@@ -51,9 +61,6 @@ func (o *outbox) add(topic string, qos byte, retain bool, dev *device) *message 
 		o.queue, o.next, o.head = o.queue[:n], o.next-o.head, 0
 	}
 	o.queue = append(o.queue, m)
-	if dev != nil {
-		o.frames++
-	}
 	return m
 }
 
@@ -86,17 +93,18 @@ func (o *outbox) published(m *message, id uint16) {
 	o.byID[id] = m
 }
 
-// ack records the broker's PUBACK; it reports the message, or nil for an
-// id the outbox does not know (a PUBACK from before a reconnect).
-func (o *outbox) ack(id uint16) *message {
+// ack records the broker's PUBACK. It reports whether the id was known
+// (not a PUBACK from before a reconnect), and the message's spool record.
+func (o *outbox) ack(id uint16) (spoolSeq uint64, known bool) {
 	m, ok := o.byID[id]
 	if !ok {
-		return nil
+		return 0, false
 	}
 	delete(o.byID, id)
 	m.acked = true
+	spoolSeq = m.spoolSeq
 	o.trim()
-	return m
+	return spoolSeq, true
 }
 
 // trim releases the acknowledged messages at the head of the queue.
@@ -106,7 +114,7 @@ func (o *outbox) trim() {
 		o.queue[o.head] = nil
 		o.head++
 		o.bytes -= len(m.payload)
-		if m.dev != nil {
+		if m.frame {
 			o.frames--
 		}
 		m.dev = nil
@@ -132,7 +140,7 @@ func (o *outbox) rewind() {
 // afresh on the next connection, and stale ones must not overwrite them.
 func (o *outbox) dropGateway() {
 	for i := o.head; i < len(o.queue); i++ {
-		if m := o.queue[i]; m.dev == nil && !m.acked {
+		if m := o.queue[i]; !m.frame && !m.acked {
 			m.acked = true
 		}
 	}

@@ -125,7 +125,7 @@ func (s *Service) apply(c *config.Config, brokerChanged bool) {
 		closed++
 	}
 	s.devices = devices
-	s.indexTx()
+	s.index()
 	for _, d := range fresh {
 		if err := s.listen(d); err != nil {
 			d.log.WithError(err).Error("reload: tcp_listen not applied")
