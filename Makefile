@@ -69,3 +69,4 @@ bench:
 	fi
 	cd bench && $(GO) run ./cmd/benchrun -out ../BENCHMARKS.md
 	cd bench && $(GO) run ./cmd/mqttbench -out ../BENCHMARKS.md
+	cd bench && $(GO) run ./cmd/soak -out ../BENCHMARKS.md
