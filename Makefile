@@ -16,11 +16,15 @@ build:
 ## test: everything CI checks, in order of cost.
 test: deps fmt-check vet lint cross unit
 
-## deps: the programs the integration tests start (installed when root on Debian).
-deps:
+# need installs, with apt-get when root on Debian, the package of each
+# command:package pair whose command is missing; otherwise it says what to
+# install and fails.
+define need
 	@missing=""; \
-	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
-	{ command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto; } || missing="$$missing mosquitto"; \
+	for pair in $(1); do \
+		cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+		command -v $$cmd >/dev/null 2>&1 || test -x /usr/sbin/$$cmd || missing="$$missing $$pkg"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing:$$missing"; \
@@ -29,6 +33,11 @@ deps:
 			echo "missing:$$missing; install them first: sudo apt-get install$$missing" >&2; exit 1; \
 		fi; \
 	fi
+endef
+
+## deps: the programs the integration tests start.
+deps:
+	$(call need,socat:socat mosquitto:mosquitto mosquitto_passwd:mosquitto)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -54,19 +63,7 @@ unit:
 ## bench: the benchmark suite against its peers; rewrites BENCHMARKS.md.
 ## The programs the benchmarks start are installed when root on Debian.
 bench:
-	@missing=""; \
-	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
-	{ command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto; } || missing="$$missing mosquitto"; \
-	command -v mosquitto_pub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
-	{ command -v ser2net >/dev/null 2>&1 || test -x /usr/sbin/ser2net; } || missing="$$missing ser2net"; \
-	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing:$$missing"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-		else \
-			echo "missing:$$missing; install them first: sudo apt-get install$$missing" >&2; exit 1; \
-		fi; \
-	fi
+	$(call need,socat:socat mosquitto:mosquitto mosquitto_pub:mosquitto-clients ser2net:ser2net)
 	cd bench && $(GO) run ./cmd/benchrun -out ../BENCHMARKS.md
 	cd bench && $(GO) run ./cmd/mqttbench -out ../BENCHMARKS.md
 	cd bench && $(GO) run ./cmd/soak -out ../BENCHMARKS.md
