@@ -27,13 +27,9 @@ type broker struct {
 // bridge's doing and not the broker's.
 const mosquittoConf = "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nconnection_messages true\n"
 
-// startBroker starts mosquitto on a free loopback port and returns once it
+// startBroker starts mosquitto (bin) on a free loopback port and returns once it
 // is listening.
-func startBroker(dir string) (*broker, error) {
-	bin, err := findProgram("mosquitto", "/usr/sbin/mosquitto")
-	if err != nil {
-		return nil, err
-	}
+func startBroker(dir, bin string) (*broker, error) {
 	var last error
 	for range 3 { // the free port may be taken before mosquitto binds it
 		port, err := freePort()

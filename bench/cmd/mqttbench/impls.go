@@ -25,13 +25,14 @@ const startLimit = 15 * time.Second
 
 // tools are the programs the benchmark starts.
 type tools struct {
-	dir      string // for configs
-	iogate   string
-	gobridge string
-	socat    string
-	pub      string
-	broker   *broker
-	inflight int // gobridge -inflight
+	dir       string // for configs
+	iogate    string
+	gobridge  string
+	socat     string
+	pub       string
+	brokerBin string
+	broker    *broker
+	inflight  int // gobridge -inflight
 }
 
 // bridgeRun is one bridge under test: its processes, all of whose CPU time
@@ -102,10 +103,10 @@ func startBridge(t tools, impl, prefix string, paths []string, rx *reception) (*
 // iogateConf is the configuration a user writes for iogate run: the broker,
 // QoS 1, and one serial device per terminal with line framing and text
 // payloads.
-func iogateConf(t tools, prefix string, paths []string) string {
+func iogateConf(dir, brokerAddr, prefix string, paths []string) string {
 	var c strings.Builder
-	fmt.Fprintf(&c, "[gateway]\nid = \"bench\"\nstate_dir = %q\n\n", t.dir)
-	fmt.Fprintf(&c, "[mqtt]\nbroker = \"tcp://%s\"\nqos = 1\ntopic_prefix = %q\n", t.broker.addr(), prefix)
+	fmt.Fprintf(&c, "[gateway]\nid = \"bench\"\nstate_dir = %q\n\n", dir)
+	fmt.Fprintf(&c, "[mqtt]\nbroker = \"tcp://%s\"\nqos = 1\ntopic_prefix = %q\n", brokerAddr, prefix)
 	for i, p := range paths {
 		fmt.Fprintf(&c, "\n[[device]]\nname = \"d%d\"\npath = %q\nbaud = 115200\nframing = \"line\"\nencoding = \"text\"\n", i, p)
 	}
@@ -114,7 +115,7 @@ func iogateConf(t tools, prefix string, paths []string) string {
 
 func (b *bridgeRun) startIogate(t tools, prefix string, paths []string, rx *reception) error {
 	conf := filepath.Join(t.dir, "iogate.toml")
-	if err := os.WriteFile(conf, []byte(iogateConf(t, prefix, paths)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(iogateConf(t.dir, t.broker.addr(), prefix, paths)), 0o644); err != nil {
 		return err
 	}
 	p, err := startProc("iogate", exec.Command(t.iogate, "run", "-c", conf), nil)

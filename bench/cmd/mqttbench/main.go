@@ -62,6 +62,7 @@ type config struct {
 	retries   int
 	perfDir   string
 	iogate    string
+	rev       string
 	quick     bool
 	args      []string
 }
@@ -99,6 +100,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.retries, "retries", 1, "runs made again at most, per bridge and round, when disturbed")
 	fs.StringVar(&cfg.perfDir, "perf", "", "after the rounds, run every bridge once more per case under perf record -g, and leave the profiles and perf report's summaries in `dir`")
 	fs.StringVar(&cfg.iogate, "iogate", "", "iogate `binary` to run, for comparing builds; empty builds iogate's ./cmd/iogate")
+	fs.StringVar(&cfg.rev, "iogate-rev", "", "build iogate from this git `revision` (git archive) instead of the work tree, whose uncommitted changes are then left out")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 1 round of 2 s, 0.5 s warm-up, no settling, unless flags say otherwise")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -168,6 +170,9 @@ func run(cfg config) error {
 	if t.pub, err = findProgram("mosquitto_pub"); err != nil {
 		return err
 	}
+	if t.brokerBin, err = findProgram("mosquitto", "/usr/sbin/mosquitto"); err != nil {
+		return err
+	}
 	t.iogate = filepath.Join(dir, "iogate")
 	t.gobridge = filepath.Join(dir, "gobridge")
 	// iogate is built in its own module, as users build it; the bench
@@ -176,8 +181,15 @@ func run(cfg config) error {
 	if err != nil {
 		return fmt.Errorf("find iogate's module (run mqttbench inside the bench module): %w", err)
 	}
+	src := strings.TrimSpace(string(root))
+	commit := ""
+	if cfg.rev != "" {
+		if src, commit, err = checkout(src, cfg.rev, filepath.Join(dir, "src")); err != nil {
+			return err
+		}
+	}
 	builds := []struct{ bin, dir, pkg string }{
-		{t.iogate, strings.TrimSpace(string(root)), "./cmd/iogate"},
+		{t.iogate, src, "./cmd/iogate"},
 		{t.gobridge, "", "github.com/iogate/iogate/bench/cmd/gobridge"},
 	}
 	if cfg.iogate != "" {
@@ -191,8 +203,8 @@ func run(cfg config) error {
 			return fmt.Errorf("build %s: %w", b.pkg, err)
 		}
 	}
-	m := describeMachine(t, cfg.iogate)
-	if t.broker, err = startBroker(dir); err != nil {
+	m := describeMachine(t, cfg.iogate, commit)
+	if t.broker, err = startBroker(dir, t.brokerBin); err != nil {
 		return err
 	}
 	defer t.broker.stop(5 * time.Second)
@@ -230,6 +242,32 @@ func run(cfg config) error {
 		return nil
 	}
 	return writeSection(cfg.out, section, text)
+}
+
+// checkout extracts revision rev of the repository at root into dir, and
+// returns dir and the revision's short hash.
+func checkout(root, rev, dir string) (string, string, error) {
+	hash, err := exec.Command("git", "-C", root, "rev-parse", "--short", rev+"^{commit}").Output()
+	if err != nil {
+		return "", "", fmt.Errorf("-iogate-rev %s: %w", rev, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	archive := exec.Command("git", "-C", root, "archive", "--format=tar", rev)
+	untar := exec.Command("tar", "-x", "-C", dir)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return "", "", err
+	}
+	untar.Stdin = pipe
+	if err := untar.Start(); err != nil {
+		return "", "", err
+	}
+	if err := errors.Join(archive.Run(), untar.Wait()); err != nil {
+		return "", "", fmt.Errorf("-iogate-rev %s: git archive | tar: %w", rev, err)
+	}
+	return dir, strings.TrimSpace(string(hash)), nil
 }
 
 // measureQuiet measures one bridge once, after waiting for a quiet machine,

@@ -28,6 +28,7 @@ type machine struct {
 	kernel    string
 	goVer     string
 	commit    string
+	broker    string
 	mosquitto string
 	socat     string
 	paho      string
@@ -36,13 +37,15 @@ type machine struct {
 }
 
 // describeMachine describes this machine and the programs under test;
-// given is the iogate binary of -iogate, if any.
-func describeMachine(t tools, given string) machine {
+// given is the iogate binary of -iogate, rev the commit of -iogate-rev, if
+// any.
+func describeMachine(t tools, given, rev string) machine {
 	m := machine{
 		cpus:      runtime.NumCPU(),
 		model:     "unknown",
 		goVer:     runtime.Version(),
 		commit:    "unknown",
+		broker:    "unknown",
 		mosquitto: "unknown",
 		socat:     "unknown",
 		paho:      "unknown",
@@ -80,6 +83,12 @@ func describeMachine(t tools, given string) machine {
 			}
 		}
 	}
+	// "mosquitto version 2.0.11" (and the usage, with exit status 3)
+	if out, _ := exec.Command(t.brokerBin, "-h").Output(); len(out) > 0 {
+		if _, v, ok := strings.Cut(string(out), "mosquitto version "); ok {
+			m.broker = strings.TrimSpace(strings.SplitN(v, "\n", 2)[0])
+		}
+	}
 	// "socat version 1.7.4.4 on 06 Nov 2022 08:15:51"
 	if out, err := exec.Command(t.socat, "-V").Output(); err == nil {
 		for line := range strings.Lines(string(out)) {
@@ -96,8 +105,11 @@ func describeMachine(t tools, given string) machine {
 			m.commit += " with uncommitted changes in iogate's packages"
 		}
 	}
-	if given != "" {
+	switch {
+	case given != "":
 		m.commit = "unknown: the binary " + given + " given with -iogate"
+	case rev != "":
+		m.commit = rev + ", built from git archive"
 	}
 	return m
 }
@@ -202,8 +214,8 @@ iogate's window of 64). All publish the line without its newline on PREFIX/dN/rx
 `, cfg.line, cfg.inflight)
 	fmt.Fprintf(&b, "- Date: %s\n", m.started.Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- Machine: %d CPUs, %s, %s, %s (shared virtual machine)\n", m.cpus, m.model, m.kernel, m.goVer)
-	fmt.Fprintf(&b, "- iogate commit %s; mosquitto and mosquitto_pub %s, socat %s, paho.mqtt.golang %s, go.bug.st/serial %s\n",
-		m.commit, m.mosquitto, m.socat, m.paho, m.serial)
+	fmt.Fprintf(&b, "- iogate commit %s; mosquitto %s, mosquitto_pub %s, socat %s, paho.mqtt.golang %s, go.bug.st/serial %s\n",
+		m.commit, m.broker, m.mosquitto, m.socat, m.paho, m.serial)
 	args := ""
 	if len(cfg.args) > 0 {
 		args = " " + strings.Join(cfg.args, " ")
@@ -219,13 +231,14 @@ iogate's window of 64). All publish the line without its newline on PREFIX/dN/rx
 	fmt.Fprintf(&b, "  and the least disturbed kept.\n")
 
 	b.WriteString("\nThe commands, as run (PORT is the broker's, /dev/pts/N a fresh pty, PREFIX `bench/<run>`):\n\n```sh\n")
-	b.WriteString("mosquitto -c mosquitto.conf    # " + strings.ReplaceAll(strings.TrimSpace(fmt.Sprintf(mosquittoConf, 0)), "\n", "; ") + "\n")
+	conf := strings.Replace(fmt.Sprintf(mosquittoConf, 0), "listener 0 ", "listener PORT ", 1)
+	b.WriteString("mosquitto -c mosquitto.conf    # " + strings.ReplaceAll(strings.TrimSpace(conf), "\n", "; ") + "\n")
 	b.WriteString("iogate run -c iogate.toml      # below, one [[device]] per pty\n")
 	b.WriteString("# the pipeline, per device:\n")
 	b.WriteString("socat " + strings.Join(socatArgs("/dev/pts/N"), " ") + " | mosquitto_pub -h 127.0.0.1 -p PORT -l -t PREFIX/dN/rx -q 1 -i ID\n")
 	b.WriteString("gobridge -broker tcp://127.0.0.1:PORT -prefix PREFIX -qos 1 -inflight " + fmt.Sprint(cfg.inflight) + " d0=/dev/pts/N d1=/dev/pts/M ...\n")
 	b.WriteString("```\n\n```toml\n")
-	b.WriteString(iogateConf(tools{dir: "/tmp/mqttbench", broker: &broker{port: 0}}, "PREFIX", []string{"/dev/pts/N"}))
+	b.WriteString(iogateConf("/tmp/mqttbenchNNN", "127.0.0.1:PORT", "PREFIX", []string{"/dev/pts/N"}))
 	b.WriteString("```\n\n")
 	b.WriteString("socat's `-d -d` only makes it say when it has the terminal open, and `-i` names the client\n")
 	b.WriteString("so that the broker's log tells when it is connected: that is how the driver knows the\n")
