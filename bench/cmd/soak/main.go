@@ -79,15 +79,15 @@ type rssSample struct {
 }
 
 type result struct {
-	written, received, lost, dups, reordered int64
-	bad                                      int64
-	badText                                  string
-	rss                                      []rssSample
-	cpu                                      time.Duration
-	spoolMax                                 int64
-	cuts, conns                              int
-	drained                                  time.Duration
-	started                                  time.Time
+	written, received, lost, dups, lateDups, reordered int64
+	bad                                                int64
+	badText                                            string
+	rss                                                []rssSample
+	cpu                                                time.Duration
+	spoolMax                                           int64
+	cuts, conns                                        int
+	drained                                            time.Duration
+	started                                            time.Time
 }
 
 func run(cfg config) error {
@@ -231,7 +231,7 @@ func soak(cfg config, gw *proc, px *proxy, sub *subscriber, ptys []*serial.PTY, 
 			}
 		}
 		if el.Round(time.Second)%time.Minute == 0 {
-			rec, dups, _, _, _ := sub.totals()
+			rec, dups, _, _, _, _ := sub.totals()
 			fmt.Fprintf(os.Stderr, "soak: %v: %d written, %d received (%d dup), spool %.1f MiB, RSS %.1f MiB, %d cuts\n",
 				el.Round(time.Second), w.total(), rec, dups, mib(r.spoolMax), mib(r.rss[len(r.rss)-1].rss), r.cuts)
 		}
@@ -254,7 +254,7 @@ func soak(cfg config, gw *proc, px *proxy, sub *subscriber, ptys []*serial.PTY, 
 	defer drain.Stop()
 	for {
 		miss = sub.missing(written)
-		rec, _, _, _, _ := sub.totals()
+		rec, _, _, _, _, _ := sub.totals()
 		if rec != last {
 			last, progress = rec, time.Now()
 		}
@@ -279,7 +279,7 @@ func soak(cfg config, gw *proc, px *proxy, sub *subscriber, ptys []*serial.PTY, 
 	r.cpu = cpu1 - cpu0
 	r.written = sum(written)
 	r.lost = sum(miss)
-	r.received, r.dups, r.reordered, r.bad, r.badText = sub.totals()
+	r.received, r.dups, r.lateDups, r.reordered, r.bad, r.badText = sub.totals()
 	r.conns = px.connections()
 	return r, nil
 }
@@ -426,7 +426,8 @@ func render(cfg config, m machine, r result) string {
 		fmt.Sprintf("%d-byte lines `dN SEQ ...` from ptys and publishes to mosquitto through a TCP proxy in the driver, ", cfg.line) +
 		"which closes every proxied connection and closes its listener for the cut, then listens again on the same port. " +
 		"The driver's subscriber is connected to mosquitto directly, never cut, at QoS 1. Lost: sequence numbers 1..N " +
-		"written to a device that never arrived, after the writer stopped and the backlog drained. " +
+		"written to a device that never arrived, after the writer stopped and the backlog drained. Reordered: frames " +
+		"that arrived for the first time after a higher sequence number of their device. " +
 		"RSS is iogate's VmRSS sampled every 10 s (medians of the first and last minute of writing); CPU is its " +
 		"utime+stime from the first line written until the last frame arrived; the spool is `du` of state_dir/spool, sampled every second.\n\n")
 	b.WriteString("| frames written | lost | duplicates | reordered | RSS first minute | RSS last minute | RSS max | CPU ms / 1000 frames | spool max on disk |\n")
@@ -444,8 +445,10 @@ func render(cfg config, m machine, r result) string {
 		mib(medianRSS(r.rss, 0, time.Minute)), mib(medianRSS(r.rss, max(cfg.duration-time.Minute, 0), cfg.duration)),
 		mib(maxRSS), perK, mib(r.spoolMax))
 	fmt.Fprintf(&b, "%d cuts; the proxy relayed %d gateway connections; %d frames received in all; "+
-		"the last frame arrived %.1f s after the writer stopped; iogate's CPU time %.1f s in all.\n\n",
-		r.cuts, r.conns, r.received, r.drained.Seconds(), r.cpu.Seconds())
+		"%d of the duplicates came after a higher sequence number (sent again after a reconnect); "+
+		"the last frame arrived %.1f s after the writer stopped; iogate's CPU time %.1f s in all; "+
+		"RSS %.1f MiB before the first line.\n\n",
+		r.cuts, r.conns, r.received, r.lateDups, r.drained.Seconds(), r.cpu.Seconds(), mib(r.rss[0].rss))
 	b.WriteString("RSS by minute (median of the samples in each minute, MiB):")
 	for from := time.Duration(0); from < cfg.duration; from += time.Minute {
 		fmt.Fprintf(&b, " %.1f", mib(medianRSS(r.rss, from, from+time.Minute-time.Nanosecond)))

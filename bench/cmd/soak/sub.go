@@ -29,7 +29,8 @@ type deviceRx struct {
 	received  int64    // duplicates included
 	unique    int64
 	dups      int64
-	reordered int64 // frames that came after one with a higher sequence number
+	reordered int64 // first arrivals after a frame with a higher sequence number
+	lateDups  int64 // duplicates after a frame with a higher sequence number
 	last      int64
 	online    bool
 }
@@ -93,14 +94,18 @@ func (s *subscriber) message(_ mqtt.Client, m mqtt.Message) {
 		dr.seen = append(dr.seen, make([]uint64, max(len(dr.seen), 1024))...)
 	}
 	bit := uint64(1) << (seq % 64)
-	if dr.seen[seq/64]&bit != 0 {
+	switch {
+	case dr.seen[seq/64]&bit != 0:
 		dr.dups++
-	} else {
+		if seq < dr.last {
+			dr.lateDups++
+		}
+	default:
 		dr.seen[seq/64] |= bit
 		dr.unique++
-	}
-	if seq < dr.last {
-		dr.reordered++
+		if seq < dr.last {
+			dr.reordered++
+		}
 	}
 	dr.last = max(dr.last, seq)
 }
@@ -130,15 +135,16 @@ func (s *subscriber) missing(written []int64) []int64 {
 }
 
 // totals sums the devices' counts.
-func (s *subscriber) totals() (received, dups, reordered, bad int64, badText string) {
+func (s *subscriber) totals() (received, dups, lateDups, reordered, bad int64, badText string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range s.devices {
 		received += d.received
 		dups += d.dups
+		lateDups += d.lateDups
 		reordered += d.reordered
 	}
-	return received, dups, reordered, s.bad, s.badText
+	return received, dups, lateDups, reordered, s.bad, s.badText
 }
 
 func (s *subscriber) close() { s.client.Disconnect(250) }
