@@ -48,12 +48,15 @@ const (
 	stopWait       = 3 * time.Second // for the broker to take the offline statuses
 )
 
-// The outbox is bounded in memory: past outboxHigh bytes the devices are
-// paused (their kernel buffers hold what comes meanwhile) until it falls to
-// outboxLow.
+// The outbox is the window of the spool kept in memory: frames go straight
+// to it below outboxHigh bytes, and are read back from disk when it falls
+// below outboxLow. Small, since a larger window only queues frames ahead
+// of the broker (latency), the spool holding the rest. Frames the spool
+// could not take are kept here too, and past outboxHigh the devices are
+// paused.
 const (
-	outboxHigh = 4 << 20
-	outboxLow  = 2 << 20
+	outboxHigh = 256 << 10
+	outboxLow  = 128 << 10
 )
 
 type brokerState uint8
