@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/iogate/iogate/resources/serial"
@@ -86,6 +87,8 @@ type result struct {
 	cpu                                                time.Duration
 	spoolMax                                           int64
 	cuts, conns                                        int
+	stallMax                                           time.Duration
+	pauses                                             int
 	drained                                            time.Duration
 	started                                            time.Time
 }
@@ -146,7 +149,12 @@ func run(cfg config) error {
 	if err := os.WriteFile(conf, []byte(iogateConf(state, px.addr, prefix, paths)), 0o644); err != nil {
 		return err
 	}
-	gw, err := startProc("iogate", exec.Command(bin, "run", "-c", conf), nil)
+	var pauses atomic.Int64
+	gw, err := startProc("iogate", exec.Command(bin, "run", "-c", conf), func(line string) {
+		if strings.Contains(line, "devices paused") {
+			pauses.Add(1)
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -163,6 +171,7 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
+	r.pauses = int(pauses.Load())
 	text := render(cfg, m, r)
 	if cfg.out == "" {
 		fmt.Print(text)
@@ -281,6 +290,7 @@ func soak(cfg config, gw *proc, px *proxy, sub *subscriber, ptys []*serial.PTY, 
 	r.lost = sum(miss)
 	r.received, r.dups, r.lateDups, r.reordered, r.bad, r.badText = sub.totals()
 	r.conns = px.connections()
+	r.stallMax = time.Duration(w.stallMax.Load())
 	return r, nil
 }
 
@@ -427,11 +437,14 @@ func render(cfg config, m machine, r result) string {
 		"which closes every proxied connection and closes its listener for the cut, then listens again on the same port. " +
 		"The driver's subscriber is connected to mosquitto directly, never cut, at QoS 1. Lost: sequence numbers 1..N " +
 		"written to a device that never arrived, after the writer stopped and the backlog drained. Reordered: frames " +
-		"that arrived for the first time after a higher sequence number of their device. " +
+		"that arrived for the first time after a higher sequence number of their device. Device stall: the longest time " +
+		"a pty with lines due took no byte because its buffer was full, that is after the gateway had read nothing from it " +
+		"for as long as the pty's buffer holds (a real serial port without flow control overruns there and loses lines; " +
+		"the pty only holds the writer back). " +
 		"RSS is iogate's VmRSS sampled every 10 s (medians of the first and last minute of writing); CPU is its " +
 		"utime+stime from the first line written until the last frame arrived; the spool is `du` of state_dir/spool, sampled every second.\n\n")
-	b.WriteString("| frames written | lost | duplicates | reordered | RSS first minute | RSS last minute | RSS max | CPU ms / 1000 frames | spool max on disk |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| frames written | lost | duplicates | reordered | device stall | RSS first minute | RSS last minute | RSS max | CPU ms / 1000 frames | spool max on disk |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var maxRSS int64
 	for _, s := range r.rss {
 		maxRSS = max(maxRSS, s.rss)
@@ -440,15 +453,15 @@ func render(cfg config, m machine, r result) string {
 	if r.written > 0 {
 		perK = float64(r.cpu.Milliseconds()) / float64(r.written) * 1000
 	}
-	fmt.Fprintf(&b, "| %d | %d | %d | %d | %.1f MiB | %.1f MiB | %.1f MiB | %.2f | %.2f MiB |\n\n",
-		r.written, r.lost, r.dups, r.reordered,
+	fmt.Fprintf(&b, "| %d | %d | %d | %d | %.1f s | %.1f MiB | %.1f MiB | %.1f MiB | %.2f | %.2f MiB |\n\n",
+		r.written, r.lost, r.dups, r.reordered, r.stallMax.Seconds(),
 		mib(medianRSS(r.rss, 0, time.Minute)), mib(medianRSS(r.rss, max(cfg.duration-time.Minute, 0), cfg.duration)),
 		mib(maxRSS), perK, mib(r.spoolMax))
 	fmt.Fprintf(&b, "%d cuts; the proxy relayed %d gateway connections; %d frames received in all; "+
 		"%d of the duplicates came after a higher sequence number (sent again after a reconnect); "+
 		"the last frame arrived %.1f s after the writer stopped; iogate's CPU time %.1f s in all; "+
-		"RSS %.1f MiB before the first line.\n\n",
-		r.cuts, r.conns, r.received, r.lateDups, r.drained.Seconds(), r.cpu.Seconds(), mib(r.rss[0].rss))
+		"RSS %.1f MiB before the first line; iogate logged \"devices paused\" (at most once per 10 s) %d times.\n\n",
+		r.cuts, r.conns, r.received, r.lateDups, r.drained.Seconds(), r.cpu.Seconds(), mib(r.rss[0].rss), r.pauses)
 	b.WriteString("RSS by minute (median of the samples in each minute, MiB):")
 	for from := time.Duration(0); from < cfg.duration; from += time.Minute {
 		fmt.Fprintf(&b, " %.1f", mib(medianRSS(r.rss, from, from+time.Minute-time.Nanosecond)))

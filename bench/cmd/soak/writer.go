@@ -23,14 +23,18 @@ func appendLine(b []byte, d int, seq int64, size int) []byte {
 
 // writer plays the devices from one goroutine on one locked thread: every
 // 10 ms it writes to each pty the lines due since the start at rate lines a
-// second, sequence numbers from 1; a late tick is made up at the next.
+// second, sequence numbers from 1; a late tick is made up at the next. A
+// pty that takes nothing holds back its own lines only, and the longest
+// such stall is noted: a real serial port without flow control would have
+// overrun there.
 type writer struct {
-	ptys    []*serial.PTY
-	size    int
-	rate    float64
-	written []atomic.Int64
-	stop    chan struct{}
-	done    chan error
+	ptys     []*serial.PTY
+	size     int
+	rate     float64
+	written  []atomic.Int64
+	stallMax atomic.Int64 // ns: the longest time a pty with lines due took no byte
+	stop     chan struct{}
+	done     chan error
 }
 
 func startWriter(ptys []*serial.PTY, size int, rate float64) *writer {
@@ -44,25 +48,62 @@ func startWriter(ptys []*serial.PTY, size int, rate float64) *writer {
 }
 
 func (w *writer) run() error {
+	n := len(w.ptys)
+	pending := make([][]byte, n) // the rest of the line being written
+	bufs := make([][]byte, n)
+	fullSince := make([]time.Time, n)
 	start := time.Now()
 	tick := time.NewTicker(10 * time.Millisecond) // pacing
 	defer tick.Stop()
-	var line []byte
 	for {
 		select {
 		case <-w.stop:
+			for d := range fullSince {
+				w.stalled(fullSince[d])
+			}
 			return nil
 		case <-tick.C:
 		}
 		due := int64(time.Since(start).Seconds() * w.rate)
 		for d, p := range w.ptys {
-			for seq := w.written[d].Load() + 1; seq <= due; seq++ {
-				line = appendLine(line[:0], d, seq, w.size)
-				if err := writeAll(p, line); err != nil {
-					return err
+			for {
+				seq := w.written[d].Load() + 1
+				if len(pending[d]) == 0 {
+					if seq > due {
+						break
+					}
+					bufs[d] = appendLine(bufs[d][:0], d, seq, w.size)
+					pending[d] = bufs[d]
 				}
-				w.written[d].Store(seq)
+				k, err := unix.Write(p.Fd(), pending[d])
+				if k > 0 {
+					pending[d] = pending[d][k:]
+					w.stalled(fullSince[d])
+					fullSince[d] = time.Time{}
+					if len(pending[d]) == 0 {
+						w.written[d].Store(seq)
+					}
+				}
+				if err == unix.EAGAIN {
+					if fullSince[d].IsZero() {
+						fullSince[d] = time.Now()
+					}
+					break
+				}
+				if err != nil && err != unix.EINTR {
+					return fmt.Errorf("write to pty %s: %w", p.SlavePath(), err)
+				}
 			}
+		}
+	}
+}
+
+// stalled notes a stall that began at since, if any.
+func (w *writer) stalled(since time.Time) {
+	if !since.IsZero() {
+		d := int64(time.Since(since))
+		if d > w.stallMax.Load() {
+			w.stallMax.Store(d)
 		}
 	}
 }
@@ -84,27 +125,4 @@ func (w *writer) total() int64 {
 		t += w.written[i].Load()
 	}
 	return t
-}
-
-// writeAll writes b to a pty that is expected to have room: a gateway that
-// leaves the pty's buffer full for 5 s has stopped reading.
-func writeAll(p *serial.PTY, b []byte) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for len(b) > 0 {
-		n, err := unix.Write(p.Fd(), b)
-		if n > 0 {
-			b = b[n:]
-		}
-		switch {
-		case err == nil || err == unix.EINTR:
-			continue
-		case err != unix.EAGAIN:
-			return fmt.Errorf("write to pty %s: %w", p.SlavePath(), err)
-		case time.Now().After(deadline):
-			return fmt.Errorf("write to pty %s: full for 5s: the gateway does not read", p.SlavePath())
-		}
-		fds := []unix.PollFd{{Fd: int32(p.Fd()), Events: unix.POLLOUT}}
-		unix.Poll(fds, 100)
-	}
-	return nil
 }
