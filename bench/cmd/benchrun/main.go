@@ -4,11 +4,14 @@
 // The TCP echo benchmark starts each echo server (cmd/echoserver) as its own
 // process, drives it with the closed-loop epoll client of package echoclient
 // from this process's locked main thread, and reads the server's CPU time
-// and memory from /proc. Servers are interleaved, in an order rotated every
-// round, so that the drift of a shared machine falls on all of them alike,
-// and the report gives the median of the rounds.
+// and memory from /proc. The serial benchmark makes pty pairs, writes lines
+// into them from this process, and reads them in a serialreader process
+// (cmd/serialreader), through iogate's reactor or a goroutine per port.
+// Implementations are interleaved, in an order rotated every round, so that
+// the drift of a shared machine falls on all of them alike, and the report
+// gives the median of the rounds.
 //
-//	benchrun [-out FILE] [-rounds 5] [-duration 5s] [-conns 1000,10000] [-quick]
+//	benchrun [-out FILE] [-bench tcp-echo,serial] [-rounds 5] [-duration 5s] [-conns 1000,10000] [-quick]
 package main
 
 import (
@@ -19,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +52,21 @@ type config struct {
 	retries    int
 	quick      bool
 	args       []string
+	benches    []string
+
+	serialImpls    []string
+	serialCases    []string
+	serialPTYs     int
+	serialRate     float64
+	serialLine     int
+	serialChunk    int
+	serialBuffer   int
+	serialDuration time.Duration
+	serialDeadline time.Duration
 }
+
+// benchmarks are the benchmarks benchrun knows, in the order it runs them.
+var benchmarks = []string{tcpEchoSection, serialSection}
 
 // sample is what one run of one server measured.
 type sample struct {
@@ -82,9 +100,10 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	cfg := config{args: args}
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
-	fs.StringVar(&cfg.out, "out", "", "markdown `file` whose tcp-echo section is rewritten; empty prints the section")
-	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds; each runs every server once per connection count")
-	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time of one run")
+	fs.StringVar(&cfg.out, "out", "", "markdown `file` whose sections of the benchmarks run are rewritten; empty prints them")
+	benches := fs.String("bench", strings.Join(benchmarks, ","), "comma-separated benchmarks to run: "+strings.Join(benchmarks, ", "))
+	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds; each runs every server once per connection count, every serial reader once per case")
+	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "tcp-echo: measured time of one run")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured load before each run")
 	conns := fs.String("conns", "1000,10000", "comma-separated connection counts")
 	impls := fs.String("impls", "iogate,gnet,net", "comma-separated server implementations")
@@ -96,6 +115,15 @@ func parseFlags(args []string) (config, error) {
 	fs.Float64Var(&cfg.disturbed, "disturbed", 0.5, "CPUs of background load during a run above which it is run again")
 	fs.IntVar(&cfg.retries, "retries", 1, "runs made again at most, per server and round, when disturbed")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 1 round of 1 s at 100 and 1000 connections, unless flags say otherwise")
+	serialImpls := fs.String("serial-impls", "iogate,goroutine", "serial: comma-separated readers: iogate, goroutine, iogate-nolock (the reactor without LockThread)")
+	serialCases := fs.String("serial-cases", "paced,full", "serial: comma-separated cases: paced (-serial-ptys at -serial-rate), full (1 pty at full speed)")
+	fs.IntVar(&cfg.serialPTYs, "serial-ptys", 32, "serial: ptys of the paced case")
+	fs.Float64Var(&cfg.serialRate, "serial-rate", 100, "serial: lines per second to each pty in the paced case")
+	fs.IntVar(&cfg.serialLine, "serial-line", 64, "serial: line size in bytes, the newline included")
+	fs.IntVar(&cfg.serialChunk, "serial-chunk", 64, "serial: lines per write at full speed")
+	fs.IntVar(&cfg.serialBuffer, "serial-buffer", 0, "serial: the readers' read buffer in bytes; 0 keeps each one's default (iogate 64 KiB, goroutine 4 KiB)")
+	fs.DurationVar(&cfg.serialDuration, "serial-duration", 8*time.Second, "serial: measured time of one run")
+	fs.DurationVar(&cfg.serialDeadline, "serial-deadline", time.Second, "serial: the read deadline the goroutine reader sets before every read; 0 sets none")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -124,6 +152,33 @@ func parseFlags(args []string) (config, error) {
 		if !set["retries"] {
 			cfg.retries = 0
 		}
+		if !set["serial-duration"] {
+			cfg.serialDuration = time.Second
+		}
+	}
+	for f := range strings.SplitSeq(*benches, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(benchmarks, f) {
+			return cfg, fmt.Errorf("-bench: no benchmark %q; there are %s", f, strings.Join(benchmarks, ", "))
+		}
+		cfg.benches = append(cfg.benches, f)
+	}
+	for f := range strings.SplitSeq(*serialImpls, ",") {
+		f = strings.TrimSpace(f)
+		if f != "iogate" && f != "goroutine" && f != "iogate-nolock" {
+			return cfg, fmt.Errorf("-serial-impls: no reader %q; there are iogate, goroutine, iogate-nolock", f)
+		}
+		cfg.serialImpls = append(cfg.serialImpls, f)
+	}
+	for f := range strings.SplitSeq(*serialCases, ",") {
+		f = strings.TrimSpace(f)
+		if f != "paced" && f != "full" {
+			return cfg, fmt.Errorf("-serial-cases: no case %q; there are paced, full", f)
+		}
+		cfg.serialCases = append(cfg.serialCases, f)
+	}
+	if cfg.serialPTYs <= 0 || cfg.serialRate <= 0 || cfg.serialLine <= 0 || cfg.serialChunk <= 0 || cfg.serialDuration <= 0 || cfg.serialDeadline < 0 || cfg.serialBuffer < 0 {
+		return cfg, errors.New("-serial-ptys, -serial-rate, -serial-line, -serial-chunk and -serial-duration must be positive, -serial-deadline and -serial-buffer not negative")
 	}
 	for f := range strings.SplitSeq(*conns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -145,23 +200,50 @@ func run(cfg config) error {
 	if err := raiseFileLimit(); err != nil {
 		return err
 	}
-	bin := cfg.server
-	if bin == "" {
-		dir, err := os.MkdirTemp("", "benchrun")
+	dir, err := os.MkdirTemp("", "benchrun")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if cfg.profileDir != "" {
+		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	// Each section is written as soon as its benchmark is done: a later
+	// one that fails does not lose it.
+	for _, name := range cfg.benches {
+		var section string
+		switch name {
+		case tcpEchoSection:
+			section, err = runTCPEcho(cfg, dir)
+		case serialSection:
+			section, err = runSerial(cfg, dir)
+		}
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
+		if cfg.out == "" {
+			fmt.Print(section)
+			continue
+		}
+		if err := writeSection(cfg.out, name, section); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runTCPEcho runs every echo server at every connection count, round after
+// round, and returns the section of BENCHMARKS.md.
+func runTCPEcho(cfg config, dir string) (string, error) {
+	bin := cfg.server
+	if bin == "" {
 		bin = filepath.Join(dir, "echoserver")
 		build := exec.Command("go", "build", "-o", bin, "github.com/iogate/iogate/bench/cmd/echoserver")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
-			return fmt.Errorf("build echoserver (run benchrun inside the bench module): %w", err)
-		}
-	}
-	if cfg.profileDir != "" {
-		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
-			return err
+			return "", fmt.Errorf("build echoserver (run benchrun inside the bench module): %w", err)
 		}
 	}
 	m := describeMachine(bin)
@@ -175,19 +257,14 @@ func run(cfg config) error {
 			for _, impl := range order {
 				s, err := measureQuiet(cfg, bin, impl, n, round)
 				if err != nil {
-					return fmt.Errorf("round %d, %s, %d connections: %w", round+1, impl, n, err)
+					return "", fmt.Errorf("round %d, %s, %d connections: %w", round+1, impl, n, err)
 				}
 				fmt.Fprintln(os.Stderr, s)
 				samples = append(samples, s)
 			}
 		}
 	}
-	section := renderTCPEcho(cfg, m, samples)
-	if cfg.out == "" {
-		fmt.Print(section)
-		return nil
-	}
-	return writeSection(cfg.out, tcpEchoSection, section)
+	return renderTCPEcho(cfg, m, samples), nil
 }
 
 // measureQuiet measures one server once, after waiting for a quiet machine,
