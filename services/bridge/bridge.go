@@ -51,12 +51,19 @@ const (
 // The outbox is the window of the spool kept in memory: frames go straight
 // to it below outboxHigh bytes, and are read back from disk when it falls
 // below outboxLow. Small, since a larger window only queues frames ahead
-// of the broker (latency), the spool holding the rest. Frames the spool
-// could not take are kept here too, and past outboxHigh the devices are
-// paused.
+// of the broker (latency), the spool holding the rest.
 const (
 	outboxHigh = 256 << 10
 	outboxLow  = 128 << 10
+)
+
+// Frames the spool could not take live in memory only. Past memoryHigh
+// bytes of them the devices are paused (their kernel buffers hold what
+// comes meanwhile) until they fall to memoryLow. Frames on disk never
+// pause a device: the spool has its own bound and overflow policy.
+const (
+	memoryHigh = 4 << 20
+	memoryLow  = 2 << 20
 )
 
 type brokerState uint8
@@ -989,15 +996,16 @@ func (s *Service) pump() {
 	}
 }
 
-// backpressure pauses every device while the outbox is over its high-water
-// mark, and resumes them below the low one.
+// backpressure pauses every device while too many frames are held in
+// memory only (the spool could not take them), and resumes them below the
+// low mark.
 func (s *Service) backpressure() {
 	switch {
-	case !s.pausedAll && s.out.bytes >= outboxHigh:
+	case !s.pausedAll && s.out.unspooled >= memoryHigh:
 		s.pausedAll = true
 		s.logLimited(s.log.WithField("queued", s.out.len()), "backpressure", logrus.WarnLevel,
-			"broker is not keeping up: devices paused", nil)
-	case s.pausedAll && s.out.bytes <= outboxLow && !s.stopping:
+			"frames the spool could not take fill memory: devices paused", nil)
+	case s.pausedAll && s.out.unspooled <= memoryLow && !s.stopping:
 		s.pausedAll = false
 	default:
 		return

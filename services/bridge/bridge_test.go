@@ -470,3 +470,22 @@ func allSeen(seen map[string]bool, want []string) bool {
 	}
 	return true
 }
+
+// While the broker is away the devices go on being read: frames go to the
+// spool, however far past the outbox's memory window they reach. A paused
+// device would hold the writer back here, and a real port would overrun.
+func TestOutageDoesNotPauseDevices(t *testing.T) {
+	w := newWorld(t, "gps")
+	w.run(map[string]string{"gps": ""})
+	w.expectPayload("iogate/gw/gps/status", "online")
+	addr := w.addr
+	w.broker.Close()
+	var lines strings.Builder
+	const n = 16384 // 1 MiB of 64-byte lines: four times the outbox
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&lines, "%-62d\n", i)
+	}
+	w.write("gps", lines.String()) // fails at its deadline if the gateway stops reading
+	w.startBroker(addr)
+	w.expectPayload("iogate/gw/gps/rx", fmt.Sprintf("%-62d", n))
+}

@@ -24,13 +24,16 @@ type message struct {
 // Messages and their payload buffers are recycled, so a steady stream of
 // frames does not allocate.
 type outbox struct {
-	queue  []*message // queue[head:] are live, oldest first
-	head   int
-	next   int // queue[next] is the first not yet sent on this connection
-	bytes  int // payload bytes of the live messages
-	byID   map[uint16]*message
-	free   []*message
-	frames int // live messages that are device frames
+	queue []*message // queue[head:] are live, oldest first
+	head  int
+	next  int // queue[next] is the first not yet sent on this connection
+	bytes int // payload bytes of the live messages
+	// unspooled is the payload bytes of live frames that are not in the
+	// spool: in memory only.
+	unspooled int
+	byID      map[uint16]*message
+	free      []*message
+	frames    int // live messages that are device frames
 }
 
 func newOutbox() *outbox {
@@ -65,7 +68,12 @@ func (o *outbox) add(topic string, qos byte, retain bool, dev *device) *message 
 }
 
 // grew accounts for the payload written into m.
-func (o *outbox) grew(m *message) { o.bytes += len(m.payload) }
+func (o *outbox) grew(m *message) {
+	o.bytes += len(m.payload)
+	if m.frame && m.spoolSeq == 0 {
+		o.unspooled += len(m.payload)
+	}
+}
 
 // unsent returns the next message to publish, or nil.
 func (o *outbox) unsent() *message {
@@ -116,6 +124,9 @@ func (o *outbox) trim() {
 		o.bytes -= len(m.payload)
 		if m.frame {
 			o.frames--
+			if m.spoolSeq == 0 {
+				o.unspooled -= len(m.payload)
+			}
 		}
 		m.dev = nil
 		o.free = append(o.free, m)
