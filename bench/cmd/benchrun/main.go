@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/iogate/iogate/bench/echoclient"
+	"github.com/iogate/iogate/bench/internal/report"
 	"golang.org/x/sys/unix"
 )
 
@@ -227,7 +228,7 @@ func run(cfg config) error {
 			fmt.Print(section)
 			continue
 		}
-		if err := writeSection(cfg.out, name, section); err != nil {
+		if err := report.WriteSection(cfg.out, name, section); err != nil {
 			return err
 		}
 	}

@@ -18,13 +18,6 @@ import (
 // tcpEchoSection names the part of BENCHMARKS.md this benchmark owns.
 const tcpEchoSection = "tcp-echo"
 
-const fileHeader = `# Benchmarks
-
-iogate against its peers. Each section is written by ` + "`make bench`" + ` (bench/cmd/benchrun)
-between its ` + "`<!-- bench:NAME -->`" + ` markers and regenerated in place; text outside
-the markers is kept. See bench/README.md.
-`
-
 // machine describes where the numbers were taken.
 type machine struct {
 	cpus    int
@@ -284,34 +277,4 @@ func thousands(n int) string {
 		b.WriteRune(c)
 	}
 	return b.String()
-}
-
-// writeSection replaces the named section of a markdown file, markers
-// included, with section; a file without it gets it appended, and a missing
-// file is created with the benchmarks header.
-func writeSection(path, name, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	text := string(old)
-	if text == "" {
-		text = fileHeader
-	}
-	begin := fmt.Sprintf("<!-- bench:%s -->", name)
-	end := fmt.Sprintf("<!-- /bench:%s -->\n", name)
-	i := strings.Index(text, begin)
-	j := strings.Index(text, end)
-	switch {
-	case i >= 0 && j > i:
-		text = text[:i] + section + text[j+len(end):]
-	case i >= 0 || j >= 0:
-		return fmt.Errorf("%s: unbalanced %s markers; fix them by hand", path, name)
-	default:
-		if !strings.HasSuffix(text, "\n\n") {
-			text = strings.TrimRight(text, "\n") + "\n\n"
-		}
-		text += section
-	}
-	return os.WriteFile(path, []byte(text), 0o644)
 }

@@ -27,6 +27,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/iogate/iogate/bench/internal/report"
 )
 
 // The programs are started from the main goroutine, locked to the main
@@ -241,7 +243,7 @@ func run(cfg config) error {
 		fmt.Print(text)
 		return nil
 	}
-	return writeSection(cfg.out, section, text)
+	return report.WriteSection(cfg.out, section, text)
 }
 
 // checkout extracts revision rev of the repository at root into dir, and

@@ -14,13 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const fileHeader = `# Benchmarks
-
-iogate against its peers. Each section is written by ` + "`make bench`" + ` between its
-` + "`<!-- bench:NAME -->`" + ` markers and regenerated in place; text outside the markers is
-kept. See bench/README.md.
-`
-
 // machine describes where and with what the numbers were taken.
 type machine struct {
 	cpus      int
@@ -345,34 +338,4 @@ func lost(s summary) string {
 		t += fmt.Sprintf(" (%d dup, %d reordered)", s.dups, s.reordered)
 	}
 	return t
-}
-
-// writeSection replaces the named section of a markdown file, markers
-// included, with text; a file without it gets it appended, and a missing
-// file is created with a header. Every other line is kept.
-func writeSection(path, name, text string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	doc := string(old)
-	if doc == "" {
-		doc = fileHeader
-	}
-	begin := fmt.Sprintf("<!-- bench:%s -->", name)
-	end := fmt.Sprintf("<!-- /bench:%s -->\n", name)
-	i := strings.Index(doc, begin)
-	j := strings.Index(doc, end)
-	switch {
-	case i >= 0 && j > i:
-		doc = doc[:i] + text + doc[j+len(end):]
-	case i >= 0 || j >= 0:
-		return fmt.Errorf("%s: unbalanced %s markers; fix them by hand", path, name)
-	default:
-		if !strings.HasSuffix(doc, "\n\n") {
-			doc = strings.TrimRight(doc, "\n") + "\n\n"
-		}
-		doc += text
-	}
-	return os.WriteFile(path, []byte(doc), 0o644)
 }

@@ -16,7 +16,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -28,6 +27,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/iogate/iogate/bench/internal/report"
 
 	"github.com/iogate/iogate/resources/serial"
 	"golang.org/x/sys/unix"
@@ -175,7 +176,7 @@ func run(cfg config) error {
 	text := render(cfg, m, r)
 	if cfg.out == "" {
 		fmt.Print(text)
-	} else if err := writeSection(cfg.out, section, text); err != nil {
+	} else if err := report.WriteSection(cfg.out, section, text); err != nil {
 		return err
 	}
 	if r.lost > 0 || r.bad > 0 {
@@ -468,35 +469,4 @@ func render(cfg config, m machine, r result) string {
 	}
 	b.WriteString("\n<!-- /bench:" + section + " -->\n")
 	return b.String()
-}
-
-const fileHeader = "# Benchmarks\n\niogate against its peers. Each section is written by `make bench` between its\n`<!-- bench:NAME -->` markers and regenerated in place; text outside the markers is\nkept. See bench/README.md.\n"
-
-// writeSection replaces the named section of a markdown file, markers
-// included, with text; a file without it gets it appended, and a missing
-// file is created with a header. Every other line is kept.
-func writeSection(path, name, text string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	doc := string(old)
-	if doc == "" {
-		doc = fileHeader
-	}
-	begin := fmt.Sprintf("<!-- bench:%s -->", name)
-	end := fmt.Sprintf("<!-- /bench:%s -->\n", name)
-	i, j := strings.Index(doc, begin), strings.Index(doc, end)
-	switch {
-	case i >= 0 && j > i:
-		doc = doc[:i] + text + doc[j+len(end):]
-	case i >= 0 || j >= 0:
-		return fmt.Errorf("%s: unbalanced %s markers; fix them by hand", path, name)
-	default:
-		if !strings.HasSuffix(doc, "\n\n") {
-			doc = strings.TrimRight(doc, "\n") + "\n\n"
-		}
-		doc += text
-	}
-	return os.WriteFile(path, []byte(doc), 0o644)
 }
