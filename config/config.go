@@ -72,7 +72,8 @@ type MQTT struct {
 
 // Metrics is the [metrics] table.
 type Metrics struct {
-	Listen string // "" for none
+	Listen        string        // "" for none
+	StatsInterval time.Duration // how often <prefix>/stats is published
 }
 
 // Spool is the [spool] table.
@@ -213,7 +214,8 @@ type file struct {
 		Keepalive          Duration `toml:"keepalive"`
 	} `toml:"mqtt"`
 	Metrics struct {
-		Listen string `toml:"listen"`
+		Listen        string   `toml:"listen"`
+		StatsInterval Duration `toml:"stats_interval"`
 	} `toml:"metrics"`
 	Spool struct {
 		MaxBytes     Size     `toml:"max_bytes"`
@@ -265,6 +267,7 @@ func (f *file) setDefaults() {
 	f.Spool.MaxBytes = 64 << 20
 	f.Spool.Overflow = "drop-oldest"
 	f.Spool.SyncInterval = Duration(500 * time.Millisecond)
+	f.Metrics.StatsInterval = Duration(time.Minute)
 }
 
 func defaultDevice() deviceFile {

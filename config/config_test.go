@@ -37,6 +37,9 @@ func TestDefaults(t *testing.T) {
 	if c.Spool.MaxBytes != 64<<20 || c.Spool.Overflow != "drop-oldest" {
 		t.Errorf("spool %+v", c.Spool)
 	}
+	if c.Metrics.Listen != "" || c.Metrics.StatsInterval != time.Minute {
+		t.Errorf("metrics %+v", c.Metrics)
+	}
 	if len(c.Devices) != 1 {
 		t.Fatalf("%d devices", len(c.Devices))
 	}
@@ -61,6 +64,9 @@ broker = "ssl://broker.example:8884"
 topic_prefix = "plant/{gateway}/io"
 keepalive = "1m30s"
 qos = 0
+[metrics]
+listen = "127.0.0.1:9108"
+stats_interval = "15s"
 [spool]
 max_bytes = "512KiB"
 [[device]]
@@ -89,6 +95,9 @@ frame_size = 16
 	if c.MQTT.Address != "broker.example:8884" || !c.MQTT.TLS || c.MQTT.TopicPrefix != "plant/box_7/io" ||
 		c.MQTT.Keepalive != 90*time.Second || c.MQTT.QoS != 0 {
 		t.Errorf("mqtt %+v", c.MQTT)
+	}
+	if c.Metrics.Listen != "127.0.0.1:9108" || c.Metrics.StatsInterval != 15*time.Second {
+		t.Errorf("metrics %+v", c.Metrics)
 	}
 	if c.Spool.MaxBytes != 512<<10 {
 		t.Errorf("max_bytes %d", c.Spool.MaxBytes)
@@ -155,6 +164,8 @@ func TestErrors(t *testing.T) {
 		{"listen without host", minimal + "tcp_listen = \":4001\"\n", []string{"t.toml:8: device[0].tcp_listen:", "0.0.0.0"}},
 		{"bad overflow", minimal + "tcp_overflow = \"kick\"\n", []string{"t.toml:8: device[0].tcp_overflow:"}},
 		{"bad allow", minimal + "tcp_allow = [\"10.0.0.0/8\", \"nope\"]\n", []string{"t.toml:8: device[0].tcp_allow: \"nope\""}},
+		{"stats too often", "[gateway]\nid = \"g\"\n[metrics]\nstats_interval = \"100ms\"\n", []string{"t.toml:4: metrics.stats_interval: 100ms: want 1s to 24h"}},
+		{"metrics listen", "[gateway]\nid = \"g\"\n[metrics]\nlisten = \"9108\"\n", []string{"t.toml:4: metrics.listen:"}},
 		{"reconnect order", minimal + "reconnect_min = \"5s\"\nreconnect_max = \"1s\"\n", []string{"t.toml:9: device[0].reconnect_max:"}},
 		{"syntax at end of line", "[gateway]\nid = \"g\"\n[[device]\nname = \"x\"\n", []string{"t.toml:3: expected end of table array"}},
 		{"type error in device alone", minimal + "baud = \"fast\"\nencoding = \"hex\"\n", []string{"t.toml:8: device[0].baud:"}},

@@ -111,7 +111,10 @@ func (v *validator) config(c *Config, f *file, devices []deviceFile, failed map[
 	if f.Metrics.Listen != "" {
 		v.listenAddr("metrics.listen", f.Metrics.Listen)
 	}
-	c.Metrics = Metrics{Listen: f.Metrics.Listen}
+	if si := time.Duration(f.Metrics.StatsInterval); si < time.Second || si > 24*time.Hour {
+		v.addf("metrics.stats_interval", "%s: want 1s to 24h", si)
+	}
+	c.Metrics = Metrics{Listen: f.Metrics.Listen, StatsInterval: time.Duration(f.Metrics.StatsInterval)}
 
 	if f.Spool.MaxBytes < 64<<10 {
 		v.addf("spool.max_bytes", "%d: want at least 64KiB", f.Spool.MaxBytes)

@@ -60,6 +60,13 @@ func serve(c *config.Config, log *logrus.Entry, setLog func(config.Log) error) e
 	if err != nil {
 		return err
 	}
+	if c.Metrics.Listen != "" {
+		stop, err := serveMetrics(c.Metrics.Listen, svc, log)
+		if err != nil {
+			return fmt.Errorf("metrics.listen: %w", err)
+		}
+		defer stop()
+	}
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(signals)
@@ -99,6 +106,9 @@ func reload(running *config.Config, log *logrus.Entry, svc *bridge.Service, setL
 	embedded := running.MQTT.Kind == config.BrokerEmbedded || next.MQTT.Kind == config.BrokerEmbedded
 	if embedded && (running.MQTT.Kind != next.MQTT.Kind || running.MQTT.EmbeddedListen != next.MQTT.EmbeddedListen) {
 		log.Warn("reload: the embedded broker starts and stops with the process; this change takes effect at the next start")
+	}
+	if running.Metrics.Listen != next.Metrics.Listen {
+		log.Warn("reload: metrics.listen takes effect at the next start")
 	}
 	if err := setLog(next.Log); err != nil {
 		log.WithError(err).Error("reload: [log] not applied")

@@ -33,6 +33,7 @@ import (
 
 	"github.com/iogate/iogate/config"
 	"github.com/iogate/iogate/framing"
+	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/reactor"
 	"github.com/iogate/iogate/resources/mqtt"
 	"github.com/iogate/iogate/resources/tcp"
@@ -44,8 +45,7 @@ const (
 	brokerRetryMin = 500 * time.Millisecond
 	brokerRetryMax = 30 * time.Second
 	connectTimeout = 10 * time.Second // TCP and TLS, before CONNECT is sent
-	statsEvery     = 60 * time.Second
-	stopWait       = 3 * time.Second // for the broker to take the offline statuses
+	stopWait       = 3 * time.Second  // for the broker to take the offline statuses
 )
 
 // The outbox is the window of the spool kept in memory: frames go straight
@@ -151,7 +151,10 @@ type Service struct {
 	leaveTimer  reactor.TimerID
 	dials       uint64 // connection attempts; a name lookup answers for one
 	congested   bool
-	reconnects  uint64
+	connects    uint64          // CONNACKs accepted
+	brokerSince time.Time       // when the broker connection last came up or went down
+	brokerErr   error           // why it is down
+	ackLatency  metrics.Buckets // from a PUBLISH to its PUBACK
 	out         *outbox
 	batch       []byte
 	pausedAll   bool
@@ -172,6 +175,8 @@ func New(cfg *config.Config, log *logrus.Entry) (*Service, error) {
 		byTxTopic: map[string]*device{},
 		byName:    map[string]*device{},
 		out:       newOutbox(),
+
+		ackLatency: metrics.NewBuckets(metrics.LatencyBounds),
 
 		byListener: map[reactor.ID]*device{},
 		byClient:   map[reactor.ID]*client{},
@@ -286,6 +291,7 @@ func tlsConfig(m config.MQTT) (*tls.Config, error) {
 // Stop. It returns nil after a graceful stop.
 func (s *Service) Run() error {
 	s.started = time.Now()
+	s.brokerSince = s.started
 	if s.cfg.MQTT.TLS && s.cfg.MQTT.InsecureSkipVerify {
 		s.log.Warn("mqtt: insecure_skip_verify is set: the broker's certificate is not verified")
 	}
@@ -307,7 +313,7 @@ func (s *Service) Run() error {
 	}
 	if s.mqttOn {
 		s.connect()
-		s.statsTimer = s.after(statsEvery, timerStats, nil)
+		s.statsTimer = s.after(s.cfg.Metrics.StatsInterval, timerStats, nil)
 	}
 	return s.r.Run()
 }
@@ -407,6 +413,7 @@ func (s *Service) Received(_ *reactor.Reactor, id reactor.ID, data []byte) {
 	if d == nil {
 		return
 	}
+	d.stats.ReadBytes += uint64(len(data))
 	s.fanout(d, data)
 	if !d.cfg.Publish || !s.mqttOn {
 		return // raw TCP access only: no frames to cut
@@ -523,7 +530,7 @@ func (s *Service) Timer(_ *reactor.Reactor, id reactor.TimerID) {
 		s.statsTimer = 0
 		if s.mqttOn {
 			s.publishStats()
-			s.statsTimer = s.after(statsEvery, timerStats, nil)
+			s.statsTimer = s.after(s.cfg.Metrics.StatsInterval, timerStats, nil)
 		}
 	case timerStopDeadline:
 		s.finishStop()
@@ -548,6 +555,8 @@ func (s *Service) Command(_ *reactor.Reactor, cmd any) {
 		s.stop()
 	case pingCommand:
 		close(c.done)
+	case snapshotCommand:
+		c.reply <- s.snapshot()
 	case resolvedCommand:
 		s.resolved(c)
 	case reloadCommand:
@@ -745,41 +754,7 @@ func (s *Service) command(d *device, topic string, payload []byte, retained bool
 		return
 	}
 	d.stats.TxFrames++
-	d.stats.TxBytes += uint64(len(data))
-}
-
-// publishStats publishes the counters on <prefix>/stats.
-func (s *Service) publishStats() {
-	devices := make(map[string]deviceStats, len(s.devices))
-	for _, d := range s.devices {
-		st := d.stats
-		st.TCPClients = len(d.clients)
-		fs := d.decoder.Stats()
-		st.Overlong, st.Malformed = fs.Overlong, fs.Malformed
-		devices[d.cfg.Name] = st
-	}
-	payload, err := json.Marshal(struct {
-		TS      string                 `json:"ts"`
-		Uptime  float64                `json:"uptime_s"`
-		MQTT    map[string]any         `json:"mqtt"`
-		Spool   map[string]any         `json:"spool"`
-		Devices map[string]deviceStats `json:"devices"`
-	}{
-		TS:     s.r.Now().UTC().Format(time.RFC3339Nano),
-		Uptime: s.r.Now().Sub(s.started).Seconds(),
-		MQTT: map[string]any{
-			"connected":  s.state == brokerUp,
-			"reconnects": s.reconnects,
-			"inflight":   s.session.Inflight(),
-			"queued":     s.out.len(),
-		},
-		Spool:   s.spoolStats(),
-		Devices: devices,
-	})
-	if err == nil {
-		s.publishGateway(s.statsTopic, payload, false)
-		s.pump()
-	}
+	d.stats.TxBytes += uint64(len(s.txBuf))
 }
 
 // connect starts a connection to the broker, looking its name up off the
@@ -868,6 +843,10 @@ func (s *Service) dropBroker(cause error) {
 func (s *Service) brokerDown(cause error) {
 	wasUp := s.state == brokerUp
 	s.state = brokerIdle
+	s.brokerErr = cause
+	if wasUp {
+		s.brokerSince = s.r.Now()
+	}
 	s.congested = false
 	s.cancel(&s.connTimer)
 	s.cancel(&s.tickTimer)
@@ -896,7 +875,8 @@ func (s *Service) brokerDown(cause error) {
 // frames that waited, then the subscriptions, then the frames.
 func (s *Service) brokerUp() {
 	s.state = brokerUp
-	s.reconnects++
+	s.connects++
+	s.brokerSince, s.brokerErr = s.r.Now(), nil
 	s.retryWait = 0
 	s.log.WithField("broker", s.cfg.MQTT.Broker).Info("mqtt: connected")
 	now := s.r.Now()
@@ -981,7 +961,7 @@ func (s *Service) pump() {
 		}
 		s.batch = append(s.batch, pkt...)
 		seq, qos := m.spoolSeq, m.qos
-		s.out.published(m, id) // may recycle m
+		s.out.published(m, id, now) // may recycle m
 		if qos == 0 {
 			s.delivered(seq) // no acknowledgement comes for QoS 0
 		}
@@ -1034,7 +1014,8 @@ func (e *brokerEvents) Message(topic string, payload []byte, retain bool) {
 }
 
 func (e *brokerEvents) Acked(id uint16) {
-	if seq, known := e.s.out.ack(id); known {
+	if seq, sentAt, known := e.s.out.ack(id); known {
+		e.s.ackLatency.ObserveDuration(e.s.r.Now().Sub(sentAt))
 		e.s.delivered(seq)
 		e.s.maybeFinishStop()
 		e.s.maybeFinishLeave()

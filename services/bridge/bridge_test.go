@@ -43,7 +43,8 @@ type world struct {
 	devices  map[string]*serial.PTY
 	svc      *bridge.Service
 	done     chan error
-	noBroker bool // broker = "none": raw TCP access only
+	noBroker bool   // broker = "none": raw TCP access only
+	extra    string // more settings, after [mqtt]
 }
 
 func newWorld(t *testing.T, names ...string) *world {
@@ -120,7 +121,7 @@ func (w *world) config(mqttExtra string, devices map[string]string) *config.Conf
 // run starts the gateway with devices given as TOML fragments.
 func (w *world) run(devices map[string]string) {
 	w.t.Helper()
-	c := w.config("", devices)
+	c := w.config(w.extra, devices)
 	log := logrus.New()
 	log.SetOutput(testWriter{w.t})
 	log.SetLevel(logrus.DebugLevel)

@@ -34,19 +34,22 @@ type device struct {
 
 	rxTopic, txTopic, statusTopic, errorTopic string
 
-	stats deviceStats
+	stats DeviceStats
 }
 
-// deviceStats are a device's counters since the gateway started.
-type deviceStats struct {
-	Frames       uint64 `json:"frames"`
-	Bytes        uint64 `json:"bytes"`
+// DeviceStats are a device's counters since the gateway started, and its
+// state.
+type DeviceStats struct {
+	Name         string `json:"-"`
+	Frames       uint64 `json:"frames"`     // cut from what it sent
+	Bytes        uint64 `json:"bytes"`      // in those frames
+	ReadBytes    uint64 `json:"read_bytes"` // every byte read from it, framed or not
 	Overlong     uint64 `json:"overlong"`
 	Malformed    uint64 `json:"malformed"`
 	Drops        uint64 `json:"drops"`
 	Reopens      uint64 `json:"reopens"`
 	TxFrames     uint64 `json:"tx_frames"`
-	TxBytes      uint64 `json:"tx_bytes"`
+	TxBytes      uint64 `json:"tx_bytes"` // written to it, from MQTT and TCP clients
 	TxRejected   uint64 `json:"tx_rejected"`
 	TCPClients   int    `json:"tcp_clients"`
 	TCPRefused   uint64 `json:"tcp_refused"`

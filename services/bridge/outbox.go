@@ -1,5 +1,7 @@
 package bridge
 
+import "time"
+
 // message is one MQTT publish waiting for the broker: a device frame, or a
 // status, error or stats message of the gateway.
 type message struct {
@@ -13,6 +15,7 @@ type message struct {
 	sent     bool    // published on the current connection
 	acked    bool    // PUBACK received (or QoS 0 and sent)
 	id       uint16  // packet id while sent and not acked
+	sentAt   time.Time
 }
 
 // outbox holds the messages for the broker in the order they were made, and
@@ -87,11 +90,11 @@ func (o *outbox) unsent() *message {
 	return nil
 }
 
-// published records that the next message went out with packet id (0 for
-// QoS 0, which needs no acknowledgement).
-func (o *outbox) published(m *message, id uint16) {
+// published records that the next message went out at now with packet id
+// (0 for QoS 0, which needs no acknowledgement).
+func (o *outbox) published(m *message, id uint16, now time.Time) {
 	o.next++
-	m.sent = true
+	m.sent, m.sentAt = true, now
 	if m.qos == 0 {
 		m.acked = true
 		o.trim()
@@ -102,17 +105,18 @@ func (o *outbox) published(m *message, id uint16) {
 }
 
 // ack records the broker's PUBACK. It reports whether the id was known
-// (not a PUBACK from before a reconnect), and the message's spool record.
-func (o *outbox) ack(id uint16) (spoolSeq uint64, known bool) {
+// (not a PUBACK from before a reconnect), the message's spool record, and
+// when it was published.
+func (o *outbox) ack(id uint16) (spoolSeq uint64, sentAt time.Time, known bool) {
 	m, ok := o.byID[id]
 	if !ok {
-		return 0, false
+		return 0, time.Time{}, false
 	}
 	delete(o.byID, id)
 	m.acked = true
-	spoolSeq = m.spoolSeq
+	spoolSeq, sentAt = m.spoolSeq, m.sentAt
 	o.trim()
-	return spoolSeq, true
+	return spoolSeq, sentAt, true
 }
 
 // trim releases the acknowledged messages at the head of the queue.

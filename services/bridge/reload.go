@@ -166,7 +166,7 @@ func (s *Service) reconnect() {
 	if s.mqttOn {
 		s.connect()
 		if s.statsTimer == 0 {
-			s.statsTimer = s.after(statsEvery, timerStats, nil)
+			s.statsTimer = s.after(s.cfg.Metrics.StatsInterval, timerStats, nil)
 		}
 	}
 }

@@ -142,17 +142,3 @@ func (s *Service) closeSpool() {
 	}
 	s.sp = nil
 }
-
-// spoolStats are the spool's counters for <prefix>/stats.
-func (s *Service) spoolStats() map[string]any {
-	if s.sp == nil {
-		return nil
-	}
-	st := s.sp.Stats()
-	return map[string]any{
-		"frames":  st.Records,
-		"bytes":   st.Bytes,
-		"dropped": s.spoolDrops,
-		"syncs":   st.Syncs,
-	}
-}
