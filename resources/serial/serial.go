@@ -140,6 +140,34 @@ func (p *Port) setMode(t *unix.Termios, m Mode) error {
 	return nil
 }
 
+// SetMode changes the line settings of the open port to m, such as when a
+// remote client asks for another baud rate, and reads them back as Open
+// does: a setting the driver does not keep is an ErrNotSupported error,
+// "set mode on /dev/ttyUSB0: driver kept 8 data bits, asked 7". On any
+// error the port keeps the settings it had. The driver does not wait for
+// the bytes it has queued (TCSANOW): those not sent yet go at the new
+// settings.
+func (p *Port) SetMode(m Mode) error {
+	if p.fd < 0 {
+		return fmt.Errorf("set mode on %s: %w", p.desc, os.ErrClosed)
+	}
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("set mode on %s: %w", p.desc, err)
+	}
+	t, err := getTermios(p.fd)
+	if err != nil {
+		return p.fail("set mode on", err)
+	}
+	old := *t
+	if err := p.setMode(t, m); err != nil {
+		// Undo what the driver took of m. If even that fails, the port
+		// is gone, and the caller learns it at its next read.
+		setTermios(p.fd, &old)
+		return err
+	}
+	return nil
+}
+
 // Path is the path the port was opened by: the caller's path as given, a
 // link included, or the device that a USB identity matched.
 func (p *Port) Path() string { return p.path }
