@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/iogate/iogate/bench/echoclient"
+	"github.com/iogate/iogate/bench/internal/machine"
+	"github.com/iogate/iogate/bench/internal/proc"
 	"github.com/iogate/iogate/bench/internal/report"
 	"golang.org/x/sys/unix"
 )
@@ -247,7 +249,7 @@ func runTCPEcho(cfg config, dir string) (string, error) {
 			return "", fmt.Errorf("build echoserver (run benchrun inside the bench module): %w", err)
 		}
 	}
-	m := describeMachine(bin)
+	m := describe(bin)
 	var samples []sample
 	for round := range cfg.rounds {
 		for ci, n := range cfg.conns {
@@ -268,33 +270,18 @@ func runTCPEcho(cfg config, dir string) (string, error) {
 	return renderTCPEcho(cfg, m, samples), nil
 }
 
-// measureQuiet measures one server once, after waiting for a quiet machine,
-// and again, up to cfg.retries times, while the background load during the
-// measured window passed cfg.disturbed CPUs. It keeps the least disturbed
-// attempt: a neighbour's build says nothing about the server.
+// measureQuiet measures one server once the machine is quiet, and again
+// while disturbed (machine.LeastDisturbed).
 func measureQuiet(cfg config, bin, impl string, n, round int) (sample, error) {
-	var best sample
-	for try := range cfg.retries + 1 {
-		if err := settle(cfg.settle, cfg.quiet); err != nil {
-			return best, err
-		}
-		s, err := measure(cfg, bin, impl, n, round)
-		if err != nil {
-			return s, err
-		}
-		s.tries = try + 1
-		if try == 0 || s.otherCPU < best.otherCPU {
-			best = s
-		}
-		best.tries = s.tries
-		if s.otherCPU <= cfg.disturbed {
-			break
-		}
-		if try < cfg.retries {
-			fmt.Fprintf(os.Stderr, "%s: disturbed, running again\n", s)
-		}
-	}
-	return best, nil
+	s, runs, err := machine.LeastDisturbed(cfg.policy(), func(int) (sample, error) { return measure(cfg, bin, impl, n, round) },
+		func(s sample) float64 { return s.otherCPU }, os.Stderr)
+	s.tries = runs
+	return s, err
+}
+
+// policy is how the runs cope with a shared machine.
+func (cfg config) policy() machine.Policy {
+	return machine.Policy{Settle: cfg.settle, Quiet: cfg.quiet, Disturbed: cfg.disturbed, Retries: cfg.retries}
 }
 
 // measure starts a fresh server, connects n idle clients to it, measures
@@ -311,7 +298,7 @@ func measure(cfg config, bin, impl string, n, round int) (sample, error) {
 	}
 	defer srv.stop()
 	pid := srv.pid()
-	if s.baseRSS, err = readRSS(pid); err != nil {
+	if s.baseRSS, err = proc.RSS(pid); err != nil {
 		return s, err
 	}
 	c, err := echoclient.Dial(srv.addr, n, cfg.size)
@@ -319,7 +306,7 @@ func measure(cfg config, bin, impl string, n, round int) (sample, error) {
 		return s, err
 	}
 	defer c.Close()
-	idle, err := readRSS(pid)
+	idle, err := proc.RSS(pid)
 	if err != nil {
 		return s, err
 	}
@@ -329,11 +316,11 @@ func measure(cfg config, bin, impl string, n, round int) (sample, error) {
 			return s, err
 		}
 	}
-	cpu0, err := readCPU(pid)
+	cpu0, err := proc.CPU(pid)
 	if err != nil {
 		return s, err
 	}
-	busy0, err := readBusy()
+	busy0, err := proc.Busy()
 	if err != nil {
 		return s, err
 	}
@@ -341,28 +328,28 @@ func measure(cfg config, bin, impl string, n, round int) (sample, error) {
 	if err != nil {
 		return s, err
 	}
-	cpu1, err := readCPU(pid)
+	cpu1, err := proc.CPU(pid)
 	if err != nil {
 		return s, err
 	}
-	busy1, err := readBusy()
+	busy1, err := proc.Busy()
 	if err != nil {
 		return s, err
 	}
-	if s.rss, err = readRSS(pid); err != nil {
+	if s.rss, err = proc.RSS(pid); err != nil {
 		return s, err
 	}
-	cpu := cpu1.sub(cpu0)
+	cpu := cpu1.Sub(cpu0)
 	s.rate = res.Rate()
 	s.p50, s.p99 = res.P50, res.P99
 	if res.Messages > 0 {
-		s.cpuPerM = cpu.total().Seconds() / (float64(res.Messages) / 1e6)
+		s.cpuPerM = cpu.Total().Seconds() / (float64(res.Messages) / 1e6)
 	}
-	if cpu.total() > 0 {
-		s.sysShare = float64(cpu.sys) / float64(cpu.total())
+	if cpu.Total() > 0 {
+		s.sysShare = float64(cpu.System) / float64(cpu.Total())
 	}
 	s.clientCPU = float64(res.ClientCPU) / float64(res.Elapsed)
-	s.otherCPU = max(float64(busy1-busy0-cpu.total()-res.ClientCPU)/float64(res.Elapsed), 0)
+	s.otherCPU = max(float64(busy1-busy0-cpu.Total()-res.ClientCPU)/float64(res.Elapsed), 0)
 	return s, nil
 }
 
@@ -371,29 +358,6 @@ func measure(cfg config, bin, impl string, n, round int) (sample, error) {
 func (s sample) String() string {
 	return fmt.Sprintf("round %d %6d conns %-6s %7.0f msg/s  p50 %-7s p99 %-7s  %.2f CPU s/M  sys %2.0f%%  rss %4.1f MiB  idle %4.0f B/conn  client %3.0f%%  other %3.0f%%  tries %d",
 		s.round+1, s.conns, s.impl, s.rate, rtt(s.p50), rtt(s.p99), s.cpuPerM, 100*s.sysShare, mib(s.rss), s.idleConn, 100*s.clientCPU, 100*s.otherCPU, s.tries)
-}
-
-// settle waits, up to limit, until the machine's busy time over a probe of
-// half a second is below quiet CPUs: on a shared machine the other sessions'
-// builds come and go, and a run started in a lull is a run less disturbed.
-// It gives up silently at the limit; the report's other-load column tells.
-func settle(limit time.Duration, quiet float64) error {
-	const probe = 500 * time.Millisecond
-	for deadline := time.Now().Add(limit); time.Now().Before(deadline); {
-		b0, err := readBusy()
-		if err != nil {
-			return err
-		}
-		time.Sleep(probe) // the measurement window of the probe
-		b1, err := readBusy()
-		if err != nil {
-			return err
-		}
-		if float64(b1-b0)/float64(probe) < quiet {
-			return nil
-		}
-	}
-	return nil
 }
 
 // raiseFileLimit lifts the soft descriptor limit to the hard one: the client

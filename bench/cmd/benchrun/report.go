@@ -1,55 +1,29 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"debug/buildinfo"
 	"fmt"
-	"os"
-	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/iogate/iogate/bench/internal/machine"
 )
 
 // tcpEchoSection names the part of BENCHMARKS.md this benchmark owns.
 const tcpEchoSection = "tcp-echo"
 
-// machine describes where the numbers were taken.
-type machine struct {
-	cpus    int
-	model   string
-	kernel  string
-	goVer   string
-	gnet    string
-	commit  string
-	started time.Time
+// env is where the numbers were taken: the machine, iogate's commit and
+// the peers' versions.
+type env struct {
+	machine.Machine
+	gnet   string
+	commit string
 }
 
-func describeMachine(serverBin string) machine {
-	m := machine{
-		cpus:    runtime.NumCPU(),
-		model:   "unknown",
-		goVer:   runtime.Version(),
-		gnet:    "unknown",
-		commit:  "unknown",
-		started: time.Now().UTC(),
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err == nil {
-		m.kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]) + " " + unix.ByteSliceToString(u.Machine[:])
-	}
+func describe(serverBin string) env {
+	m := env{Machine: machine.Describe(), gnet: "unknown"}
 	if bi, err := buildinfo.ReadFile(serverBin); err == nil {
 		for _, d := range bi.Deps {
 			if d.Path == "github.com/panjf2000/gnet/v2" {
@@ -57,18 +31,16 @@ func describeMachine(serverBin string) machine {
 			}
 		}
 	}
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		m.commit = strings.TrimSpace(string(out))
-		status, err := exec.Command("git", "status", "--porcelain", "--", "../poller", "../reactor", "../resources").Output()
-		if err == nil && len(bytes.TrimSpace(status)) > 0 {
-			m.commit += " with uncommitted changes in poller/, reactor/ or resources/"
-		}
+	hash, dirty := machine.Commit("poller", "reactor", "resources")
+	m.commit = hash
+	if dirty {
+		m.commit += " with uncommitted changes in poller/, reactor/ or resources/"
 	}
 	return m
 }
 
 // renderTCPEcho writes the tcp-echo section, markers included.
-func renderTCPEcho(cfg config, m machine, samples []sample) string {
+func renderTCPEcho(cfg config, m env, samples []sample) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<!-- bench:%s -->\n", tcpEchoSection)
 	b.WriteString("## TCP echo\n\n")
@@ -82,8 +54,8 @@ func renderTCPEcho(cfg config, m machine, samples []sample) string {
 	if cfg.quick {
 		b.WriteString("**Quick smoke run: one short round, not a measurement.**\n\n")
 	}
-	fmt.Fprintf(&b, "- Date: %s\n", m.started.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "- Machine: %d CPUs, %s, %s, %s (shared virtual machine)\n", m.cpus, m.model, m.kernel, m.goVer)
+	fmt.Fprintf(&b, "- Date: %s\n", m.Started.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- Machine: %d CPUs, %s, %s, %s (shared virtual machine)\n", m.CPUs, m.Model, m.Kernel, m.Go)
 	fmt.Fprintf(&b, "- iogate commit %s; gnet %s\n", m.commit, m.gnet)
 	fmt.Fprintf(&b, "- Command: `cd bench && go run ./cmd/benchrun %s` — regenerate with `make bench`\n", strings.Join(cfg.args, " "))
 	fmt.Fprintf(&b, "- %d rounds; in each, every server runs once per connection count, in an order rotated\n", cfg.rounds)

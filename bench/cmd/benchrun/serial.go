@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iogate/iogate/bench/internal/machine"
+	"github.com/iogate/iogate/bench/internal/proc"
 	"github.com/iogate/iogate/resources/serial"
 	"golang.org/x/sys/unix"
 )
@@ -72,7 +74,7 @@ type serialSample struct {
 	elapsed   time.Duration
 	bytes     int64         // read by the reader in the window
 	lines     int64         // read by the reader in the window
-	cpu       cpuTime       // the reader's utime and stime in the window
+	cpu       proc.Times    // the reader's utime and stime in the window
 	schedCPU  time.Duration // the same from its threads' schedstat, to the nanosecond
 	switches  int64         // the reader's context switches in the window, all threads
 	threads   int           // the reader's threads at the end of the window
@@ -90,7 +92,7 @@ func (s serialSample) mb() float64      { return float64(s.bytes) / 1e6 }
 func (s serialSample) mbps() float64    { return s.mb() / s.seconds() }
 func (s serialSample) linesps() float64 { return float64(s.lines) / s.seconds() }
 func (s serialSample) cpuShare() float64 {
-	return s.cpu.total().Seconds() / s.seconds()
+	return s.cpu.Total().Seconds() / s.seconds()
 }
 
 // cpuPerMB is the reader's CPU milliseconds per MB read.
@@ -98,7 +100,7 @@ func (s serialSample) cpuPerMB() float64 {
 	if s.bytes == 0 {
 		return 0
 	}
-	return 1000 * s.cpu.total().Seconds() / s.mb()
+	return 1000 * s.cpu.Total().Seconds() / s.mb()
 }
 
 // schedPerMB is cpuPerMB from the nanosecond account of the reader's
@@ -134,11 +136,11 @@ func (s serialSample) String() string {
 		s.switchesPerS(), s.switchesPerMB(), s.threads, mib(s.rss), s.writerRate(), 100*s.writerCPU, 100*s.kworkers, 100*s.otherCPU, s.tries)
 }
 
-func sysShare(c cpuTime) float64 {
-	if c.total() == 0 {
+func sysShare(c proc.Times) float64 {
+	if c.Total() == 0 {
 		return 0
 	}
-	return float64(c.sys) / float64(c.total())
+	return float64(c.System) / float64(c.Total())
 }
 
 // runSerial runs every case with every reader, round after round, and
@@ -150,7 +152,7 @@ func runSerial(cfg config, dir string) (string, error) {
 	if err := build.Run(); err != nil {
 		return "", fmt.Errorf("build serialreader (run benchrun inside the bench module): %w", err)
 	}
-	m := describeMachine(bin)
+	m := describe(bin)
 	cases := serialCases(cfg)
 	var samples []serialSample
 	for round := range cfg.rounds {
@@ -172,28 +174,10 @@ func runSerial(cfg config, dir string) (string, error) {
 
 // measureSerialQuiet is measureQuiet for the serial benchmark.
 func measureSerialQuiet(cfg config, bin string, c serialCase, impl string, round int) (serialSample, error) {
-	var best serialSample
-	for try := range cfg.retries + 1 {
-		if err := settle(cfg.settle, cfg.quiet); err != nil {
-			return best, err
-		}
-		s, err := measureSerial(cfg, bin, c, impl, round)
-		if err != nil {
-			return s, err
-		}
-		s.tries = try + 1
-		if try == 0 || s.otherCPU < best.otherCPU {
-			best = s
-		}
-		best.tries = s.tries
-		if s.otherCPU <= cfg.disturbed {
-			break
-		}
-		if try < cfg.retries {
-			fmt.Fprintf(os.Stderr, "%s: disturbed, running again\n", s)
-		}
-	}
-	return best, nil
+	s, runs, err := machine.LeastDisturbed(cfg.policy(), func(int) (serialSample, error) { return measureSerial(cfg, bin, c, impl, round) },
+		func(s serialSample) float64 { return s.otherCPU }, os.Stderr)
+	s.tries = runs
+	return s, err
 }
 
 // measureSerial makes fresh ptys, starts a reader on their terminals and
@@ -234,10 +218,10 @@ func measureSerial(cfg config, bin string, c serialCase, impl string, round int)
 	type mark struct {
 		at       time.Time
 		read     readerTotals
-		cpu      cpuTime
-		self     cpuTime
+		cpu      proc.Times
+		self     proc.Times
 		busy     time.Duration
-		threads  map[int]threadStat
+		threads  map[int]proc.Thread
 		kworkers map[int]time.Duration
 		written  int64
 		writer   time.Duration
@@ -251,12 +235,12 @@ func measureSerial(cfg config, bin string, c serialCase, impl string, round int)
 		m.at = time.Now()
 		m.written = w.written.Load()
 		errs := make([]error, 6)
-		m.cpu, errs[0] = readCPU(pid)
-		m.threads, errs[1] = readThreads(pid)
-		m.self, errs[2] = readCPU(os.Getpid())
-		m.kworkers, errs[3] = readKworkers()
-		m.busy, errs[4] = readBusy()
-		m.writer, errs[5] = threadCPU(w.tid)
+		m.cpu, errs[0] = proc.CPU(pid)
+		m.threads, errs[1] = proc.Threads(pid)
+		m.self, errs[2] = proc.CPU(os.Getpid())
+		m.kworkers, errs[3] = proc.Kworkers()
+		m.busy, errs[4] = proc.Busy()
+		m.writer, errs[5] = proc.ThreadCPU(os.Getpid(), w.tid)
 		return m, errors.Join(errs...)
 	}
 	m0, err := take()
@@ -268,18 +252,18 @@ func measureSerial(cfg config, bin string, c serialCase, impl string, round int)
 	if err != nil {
 		return s, err
 	}
-	if s.rss, err = readRSS(pid); err != nil {
+	if s.rss, err = proc.RSS(pid); err != nil {
 		return s, err
 	}
 	s.threads = len(m1.threads)
 	s.elapsed = m1.at.Sub(m0.at)
 	s.bytes = m1.read.Bytes - m0.read.Bytes
 	s.lines = m1.read.Lines - m0.read.Lines
-	s.cpu = m1.cpu.sub(m0.cpu)
+	s.cpu = m1.cpu.Sub(m0.cpu)
 	for tid, t := range m1.threads {
 		// A thread born in the window counts whole.
-		s.switches += t.switches - m0.threads[tid].switches
-		s.schedCPU += t.cpu - m0.threads[tid].cpu
+		s.switches += t.Switches - m0.threads[tid].Switches
+		s.schedCPU += t.CPU - m0.threads[tid].CPU
 	}
 	s.written = (m1.written - m0.written) / int64(cfg.serialLine)
 	s.writerCPU = float64(m1.writer-m0.writer) / float64(s.elapsed)
@@ -288,8 +272,8 @@ func measureSerial(cfg config, bin string, c serialCase, impl string, round int)
 		kworkers += t - m0.kworkers[pid] // a worker born in the window counts whole
 	}
 	s.kworkers = float64(kworkers) / float64(s.elapsed)
-	self := m1.self.sub(m0.self)
-	s.otherCPU = max(float64(m1.busy-m0.busy-s.cpu.total()-self.total()-kworkers)/float64(s.elapsed), 0)
+	self := m1.self.Sub(m0.self)
+	s.otherCPU = max(float64(m1.busy-m0.busy-s.cpu.Total()-self.Total()-kworkers)/float64(s.elapsed), 0)
 
 	written, err := w.halt()
 	if err != nil {
@@ -569,103 +553,4 @@ func (w *writer) halt() ([]int64, error) {
 		w.halted = true
 	}
 	return w.perPTY, w.err
-}
-
-// threadStat is what the kernel counts of one thread: its context
-// switches, voluntary and not, and its CPU time to the nanosecond.
-type threadStat struct {
-	switches int64
-	cpu      time.Duration
-}
-
-// readThreads reads the threadStat of every thread of a process, by
-// thread ID.
-func readThreads(pid int) (map[int]threadStat, error) {
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	tasks, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int]threadStat, len(tasks))
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		status, err := os.ReadFile(filepath.Join(dir, t.Name(), "status"))
-		if errors.Is(err, os.ErrNotExist) {
-			continue // the thread has exited since the listing
-		}
-		if err != nil {
-			return nil, err
-		}
-		var ts threadStat
-		for line := range strings.Lines(string(status)) {
-			k, v, ok := strings.Cut(line, ":")
-			if !ok || (k != "voluntary_ctxt_switches" && k != "nonvoluntary_ctxt_switches") {
-				continue
-			}
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%s/%s/status: %s: %w", dir, t.Name(), k, err)
-			}
-			ts.switches += n
-		}
-		if ts.cpu, err = schedCPU(filepath.Join(dir, t.Name(), "schedstat")); errors.Is(err, os.ErrNotExist) {
-			continue
-		} else if err != nil {
-			return nil, err
-		}
-		out[tid] = ts
-	}
-	return out, nil
-}
-
-// readKworkers is the CPU time of every kernel worker thread (kworker/*),
-// by PID: a pty's writes reach its terminal's line discipline in one.
-func readKworkers() (map[int]time.Duration, error) {
-	dirs, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int]time.Duration)
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		comm, err := os.ReadFile(filepath.Join("/proc", d.Name(), "comm"))
-		if err != nil || !bytes.HasPrefix(comm, []byte("kworker")) {
-			continue // gone since the listing, or not a worker
-		}
-		t, err := readCPU(pid)
-		if err != nil {
-			continue
-		}
-		out[pid] = t.total()
-	}
-	return out, nil
-}
-
-// threadCPU is the CPU time of one thread of this process.
-func threadCPU(tid int) (time.Duration, error) {
-	return schedCPU(fmt.Sprintf("/proc/self/task/%d/schedstat", tid))
-}
-
-// schedCPU reads a thread's CPU time from the scheduler's nanosecond
-// account, the first field of /proc/PID/task/TID/schedstat.
-func schedCPU(path string) (time.Duration, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0, fmt.Errorf("%s: empty", path)
-	}
-	ns, err := strconv.ParseInt(f[0], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
-	}
-	return time.Duration(ns), nil
 }

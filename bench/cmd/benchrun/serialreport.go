@@ -68,7 +68,7 @@ func summarizeSerial(samples []serialSample, kase, impl string) (serialSummary, 
 }
 
 // renderSerial writes the serial section, markers included.
-func renderSerial(cfg config, m machine, cases []serialCase, samples []serialSample) string {
+func renderSerial(cfg config, m env, cases []serialCase, samples []serialSample) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<!-- bench:%s -->\n", serialSection)
 	b.WriteString("## Serial reading\n\n")
@@ -105,8 +105,8 @@ func renderSerial(cfg config, m machine, cases []serialCase, samples []serialSam
 	if cfg.quick {
 		b.WriteString("**Quick smoke run: one short round, not a measurement.**\n\n")
 	}
-	fmt.Fprintf(&b, "- Date: %s\n", m.started.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "- Machine: %d CPUs, %s, %s, %s (shared virtual machine)\n", m.cpus, m.model, m.kernel, m.goVer)
+	fmt.Fprintf(&b, "- Date: %s\n", m.Started.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- Machine: %d CPUs, %s, %s, %s (shared virtual machine)\n", m.CPUs, m.Model, m.Kernel, m.Go)
 	fmt.Fprintf(&b, "- iogate commit %s\n", m.commit)
 	fmt.Fprintf(&b, "- Command: `cd bench && go run ./cmd/benchrun %s` — `make bench` runs it with the others\n", strings.Join(cfg.args, " "))
 	fmt.Fprintf(&b, "- %d rounds; in each, every reader runs once per case, in an order rotated every time; a run\n", cfg.rounds)

@@ -9,13 +9,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/iogate/iogate/bench/internal/proc"
 )
 
 // broker is the mosquitto every bridge publishes to, one for the whole
 // run. Its log tells when a client has connected: the pipeline's
 // mosquitto_pub says nothing itself.
 type broker struct {
-	*proc
+	*proc.Process
 	port int
 
 	mu      sync.Mutex
@@ -43,17 +45,17 @@ func startBroker(dir, bin string) (*broker, error) {
 		b := &broker{port: port, waiters: map[string]chan struct{}{}}
 		// "mosquitto version 2.0.11 running": the listener is bound.
 		running := b.waitLog(" running")
-		if b.proc, err = startProc("mosquitto", exec.Command(bin, "-c", conf), b.line); err != nil {
+		if b.Process, err = proc.Start("mosquitto", exec.Command(bin, "-c", conf), b.line); err != nil {
 			return nil, err
 		}
 		select {
 		case <-running:
 			return b, nil
-		case <-b.exited:
-			last = b.failed("did not start")
+		case <-b.Exited():
+			last = b.Failed("did not start")
 		case <-time.After(10 * time.Second):
-			b.stop(time.Second)
-			return nil, b.failed("not running after 10s")
+			b.Stop(time.Second)
+			return nil, b.Failed("not running after 10s")
 		}
 	}
 	return nil, last
@@ -90,17 +92,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// findProgram looks name up in PATH, then at the places given.
-func findProgram(name string, also ...string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, p := range also {
-		if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found: install it (Debian: apt-get install socat mosquitto mosquitto-clients), or run make bench as root", name)
 }

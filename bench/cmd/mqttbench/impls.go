@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/iogate/iogate/bench/internal/proc"
 )
 
 // The bridges under test.
@@ -39,13 +41,13 @@ type tools struct {
 // and memory count.
 type bridgeRun struct {
 	impl  string
-	procs []*proc
+	procs []*proc.Process
 }
 
 func (b *bridgeRun) pids() []int {
 	var p []int
 	for _, pr := range b.procs {
-		p = append(p, pr.pid())
+		p = append(p, pr.Pid())
 	}
 	return p
 }
@@ -54,8 +56,8 @@ func (b *bridgeRun) pids() []int {
 func (b *bridgeRun) check() error {
 	for _, p := range b.procs {
 		select {
-		case <-p.exited:
-			return p.failed("ended during the run")
+		case <-p.Exited():
+			return p.Failed("ended during the run")
 		default:
 		}
 	}
@@ -67,7 +69,7 @@ func (b *bridgeRun) check() error {
 func (b *bridgeRun) stop() error {
 	var errs []error
 	for _, p := range b.procs {
-		errs = append(errs, p.stop(10*time.Second))
+		errs = append(errs, p.Stop(10*time.Second))
 	}
 	return errors.Join(errs...)
 }
@@ -93,7 +95,7 @@ func startBridge(t tools, impl, prefix string, paths []string, rx *reception) (*
 	}
 	if err != nil {
 		for _, p := range b.procs {
-			p.stop(time.Second)
+			p.Stop(time.Second)
 		}
 		return nil, err
 	}
@@ -118,7 +120,7 @@ func (b *bridgeRun) startIogate(t tools, prefix string, paths []string, rx *rece
 	if err := os.WriteFile(conf, []byte(iogateConf(t.dir, t.broker.addr(), prefix, paths)), 0o644); err != nil {
 		return err
 	}
-	p, err := startProc("iogate", exec.Command(t.iogate, "run", "-c", conf), nil)
+	p, err := proc.Start("iogate", exec.Command(t.iogate, "run", "-c", conf), nil)
 	if err != nil {
 		return err
 	}
@@ -126,10 +128,10 @@ func (b *bridgeRun) startIogate(t tools, prefix string, paths []string, rx *rece
 	select {
 	case <-rx.ready:
 		return nil
-	case <-p.exited:
-		return p.failed("did not start")
+	case <-p.Exited():
+		return p.Failed("did not start")
 	case <-time.After(startLimit):
-		return p.failed(fmt.Sprintf("did not publish its devices online within %v", startLimit))
+		return p.Failed(fmt.Sprintf("did not publish its devices online within %v", startLimit))
 	}
 }
 
@@ -144,7 +146,7 @@ func gobridgeArgs(t tools, prefix string, paths []string) []string {
 
 func (b *bridgeRun) startGobridge(t tools, prefix string, paths []string) error {
 	ready := make(chan struct{})
-	p, err := startProc("gobridge", exec.Command(t.gobridge, gobridgeArgs(t, prefix, paths)...), func(line string) {
+	p, err := proc.Start("gobridge", exec.Command(t.gobridge, gobridgeArgs(t, prefix, paths)...), func(line string) {
 		if line == "ready" {
 			close(ready)
 		}
@@ -156,10 +158,10 @@ func (b *bridgeRun) startGobridge(t tools, prefix string, paths []string) error 
 	select {
 	case <-ready:
 		return nil
-	case <-p.exited:
-		return p.failed("did not start")
+	case <-p.Exited():
+		return p.Failed("did not start")
 	case <-time.After(startLimit):
-		return p.failed(fmt.Sprintf("not ready within %v", startLimit))
+		return p.Failed(fmt.Sprintf("not ready within %v", startLimit))
 	}
 }
 
@@ -180,7 +182,7 @@ func pubArgs(t tools, topic, id string) []string {
 
 func (b *bridgeRun) startPipeline(t tools, prefix string, paths []string) error {
 	var waits []<-chan struct{}
-	var starters []*proc
+	var starters []*proc.Process
 	for i, path := range paths {
 		id := strings.ReplaceAll(fmt.Sprintf("%s-d%d", prefix, i), "/", "-")
 		connected := t.broker.waitLog(" as " + id + " ")
@@ -190,7 +192,7 @@ func (b *bridgeRun) startPipeline(t tools, prefix string, paths []string) error 
 		}
 		pub := exec.Command(t.pub, pubArgs(t, fmt.Sprintf("%s/d%d/rx", prefix, i), id)...)
 		pub.Stdin = r
-		pp, err := startProc("mosquitto_pub", pub, nil)
+		pp, err := proc.Start("mosquitto_pub", pub, nil)
 		r.Close()
 		if err != nil {
 			w.Close()
@@ -200,7 +202,7 @@ func (b *bridgeRun) startPipeline(t tools, prefix string, paths []string) error 
 		opened := make(chan struct{})
 		soc := exec.Command(t.socat, socatArgs(path)...)
 		soc.Stdout = w
-		sp, err := startProc("socat", soc, func(line string) {
+		sp, err := proc.Start("socat", soc, func(line string) {
 			if strings.Contains(line, "starting data transfer loop") {
 				close(opened)
 			}
@@ -210,7 +212,7 @@ func (b *bridgeRun) startPipeline(t tools, prefix string, paths []string) error 
 			return err
 		}
 		// Stopped first: the socats end the pipelines' input.
-		b.procs = append([]*proc{sp}, b.procs...)
+		b.procs = append([]*proc.Process{sp}, b.procs...)
 		waits = append(waits, connected, opened)
 		starters = append(starters, pp, sp)
 	}
@@ -219,10 +221,10 @@ func (b *bridgeRun) startPipeline(t tools, prefix string, paths []string) error 
 		p := starters[i]
 		select {
 		case <-c:
-		case <-p.exited:
-			return p.failed("did not start")
+		case <-p.Exited():
+			return p.Failed("did not start")
 		case <-limit:
-			return p.failed(fmt.Sprintf("not ready within %v", startLimit))
+			return p.Failed(fmt.Sprintf("not ready within %v", startLimit))
 		}
 	}
 	return nil

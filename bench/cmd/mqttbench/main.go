@@ -28,6 +28,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iogate/iogate/bench/internal/build"
+	"github.com/iogate/iogate/bench/internal/machine"
+	"github.com/iogate/iogate/bench/internal/proc"
 	"github.com/iogate/iogate/bench/internal/report"
 )
 
@@ -166,50 +169,33 @@ func run(cfg config) error {
 	}
 	defer os.RemoveAll(dir)
 	t := tools{dir: dir, inflight: cfg.inflight}
-	if t.socat, err = findProgram("socat"); err != nil {
+	const peers = "socat mosquitto mosquitto-clients"
+	if t.socat, err = proc.Find("socat", peers); err != nil {
 		return err
 	}
-	if t.pub, err = findProgram("mosquitto_pub"); err != nil {
+	if t.pub, err = proc.Find("mosquitto_pub", peers); err != nil {
 		return err
 	}
-	if t.brokerBin, err = findProgram("mosquitto", "/usr/sbin/mosquitto"); err != nil {
+	if t.brokerBin, err = proc.Find("mosquitto", peers, "/usr/sbin/mosquitto"); err != nil {
 		return err
 	}
-	t.iogate = filepath.Join(dir, "iogate")
-	t.gobridge = filepath.Join(dir, "gobridge")
-	// iogate is built in its own module, as users build it; the bench
-	// module's replace says where that is.
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/iogate/iogate").Output()
-	if err != nil {
-		return fmt.Errorf("find iogate's module (run mqttbench inside the bench module): %w", err)
-	}
-	src := strings.TrimSpace(string(root))
 	commit := ""
-	if cfg.rev != "" {
-		if src, commit, err = checkout(src, cfg.rev, filepath.Join(dir, "src")); err != nil {
-			return err
-		}
-	}
-	builds := []struct{ bin, dir, pkg string }{
-		{t.iogate, src, "./cmd/iogate"},
-		{t.gobridge, "", "github.com/iogate/iogate/bench/cmd/gobridge"},
-	}
 	if cfg.iogate != "" {
-		t.iogate, builds = cfg.iogate, builds[1:]
+		t.iogate = cfg.iogate
+	} else if t.iogate, commit, err = build.Iogate(dir, cfg.rev); err != nil {
+		return err
 	}
-	for _, b := range builds {
-		build := exec.Command("go", "build", "-o", b.bin, b.pkg)
-		build.Dir = b.dir
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build %s: %w", b.pkg, err)
-		}
+	t.gobridge = filepath.Join(dir, "gobridge")
+	gb := exec.Command("go", "build", "-o", t.gobridge, "github.com/iogate/iogate/bench/cmd/gobridge")
+	gb.Stdout, gb.Stderr = os.Stderr, os.Stderr
+	if err := gb.Run(); err != nil {
+		return fmt.Errorf("build gobridge: %w", err)
 	}
-	m := describeMachine(t, cfg.iogate, commit)
+	m := describe(t, cfg.iogate, commit)
 	if t.broker, err = startBroker(dir, t.brokerBin); err != nil {
 		return err
 	}
-	defer t.broker.stop(5 * time.Second)
+	defer t.broker.Stop(5 * time.Second)
 	sub, err := dialSubscriber(t.broker.addr(), byte(cfg.subQoS))
 	if err != nil {
 		return err
@@ -246,59 +232,14 @@ func run(cfg config) error {
 	return report.WriteSection(cfg.out, section, text)
 }
 
-// checkout extracts revision rev of the repository at root into dir, and
-// returns dir and the revision's short hash.
-func checkout(root, rev, dir string) (string, string, error) {
-	hash, err := exec.Command("git", "-C", root, "rev-parse", "--short", rev+"^{commit}").Output()
-	if err != nil {
-		return "", "", fmt.Errorf("-iogate-rev %s: %w", rev, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", "", err
-	}
-	archive := exec.Command("git", "-C", root, "archive", "--format=tar", rev)
-	untar := exec.Command("tar", "-x", "-C", dir)
-	pipe, err := archive.StdoutPipe()
-	if err != nil {
-		return "", "", err
-	}
-	untar.Stdin = pipe
-	if err := untar.Start(); err != nil {
-		return "", "", err
-	}
-	if err := errors.Join(archive.Run(), untar.Wait()); err != nil {
-		return "", "", fmt.Errorf("-iogate-rev %s: git archive | tar: %w", rev, err)
-	}
-	return dir, strings.TrimSpace(string(hash)), nil
-}
-
-// measureQuiet measures one bridge once, after waiting for a quiet machine,
-// and again, up to cfg.retries times, while the background load during the
-// measured window passed cfg.disturbed CPUs. It keeps the least disturbed
-// attempt.
+// measureQuiet measures one bridge once the machine is quiet, and again
+// while disturbed (machine.LeastDisturbed).
 func measureQuiet(cfg config, t tools, sub *subscriber, kase, impl string, round int) (sample, error) {
-	var best sample
-	for try := range cfg.retries + 1 {
-		if err := settle(cfg.settle, cfg.quiet); err != nil {
-			return best, err
-		}
-		s, err := measure(cfg, t, sub, kase, impl, round, try, "")
-		if err != nil {
-			return s, err
-		}
-		s.tries = try + 1
-		if try == 0 || s.other < best.other {
-			best = s
-		}
-		best.tries = s.tries
-		if s.other <= cfg.disturbed {
-			break
-		}
-		if try < cfg.retries {
-			fmt.Fprintf(os.Stderr, "%s: disturbed, running again\n", s)
-		}
-	}
-	return best, nil
+	policy := machine.Policy{Settle: cfg.settle, Quiet: cfg.quiet, Disturbed: cfg.disturbed, Retries: cfg.retries}
+	s, runs, err := machine.LeastDisturbed(policy, func(try int) (sample, error) { return measure(cfg, t, sub, kase, impl, round, try, "") },
+		func(s sample) float64 { return s.other }, os.Stderr)
+	s.tries = runs
+	return s, err
 }
 
 // profile runs every bridge once more per case with perf record on its

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/iogate/iogate/resources/serial"
+
+	"github.com/iogate/iogate/bench/internal/proc"
 )
 
 // sample is what one run of one bridge measured.
@@ -33,7 +35,7 @@ type sample struct {
 	dups      int64
 	reordered int64
 
-	bridge usage         // the bridge's processes over the window; rss at its end
+	bridge proc.Usage    // the bridge's processes over the window; rss at its end
 	mosq   time.Duration // mosquitto's utime+stime over the window
 	driver time.Duration // this process's: the writer and the subscriber
 	other  float64       // CPUs busy with neither the bridge, the broker nor this driver
@@ -51,10 +53,10 @@ func (s sample) perK(d time.Duration) float64 {
 	return float64(d) / 1e6 / (float64(s.frames) / 1000)
 }
 
-func (s sample) cpuPerK() float64   { return s.perK(s.bridge.cpu) }
-func (s sample) schedPerK() float64 { return s.perK(s.bridge.sched) }
+func (s sample) cpuPerK() float64   { return s.perK(s.bridge.CPU) }
+func (s sample) schedPerK() float64 { return s.perK(s.bridge.Sched) }
 func (s sample) mosqPerK() float64  { return s.perK(s.mosq) }
-func (s sample) cpuShare() float64  { return s.bridge.cpu.Seconds() / s.elapsed.Seconds() }
+func (s sample) cpuShare() float64  { return s.bridge.CPU.Seconds() / s.elapsed.Seconds() }
 
 func (s sample) perFrame(n int64) float64 {
 	if s.frames == 0 {
@@ -81,8 +83,8 @@ func (s sample) String() string {
 	}
 	return fmt.Sprintf("round %d %-5s %-8s %8.0f frames/s (wrote %8.0f/s)%s  cpu %4.0f%% %6.2f ms/1k (schedstat %6.2f)  syscalls %5.2f/frame  switches %5.2f/frame  rss %6.1f MiB  mosquitto %5.2f ms/1k (%3.0f%%)  driver %3.0f%%  backlog %7d  drained in %-6s missing %d dups %d reordered %d  other %3.0f%%  tries %d",
 		s.round+1, s.kase, s.impl, s.rate(), float64(s.wrote)/s.elapsed.Seconds(), lat,
-		100*s.cpuShare(), s.cpuPerK(), s.schedPerK(), s.perFrame(s.bridge.syscalls), s.perFrame(s.bridge.switches),
-		mib(s.bridge.rss), s.mosqPerK(), 100*s.mosq.Seconds()/s.elapsed.Seconds(), 100*s.driver.Seconds()/s.elapsed.Seconds(), s.backlog, s.drainTime.Round(time.Millisecond), s.missing, s.dups, s.reordered, 100*s.other, s.tries)
+		100*s.cpuShare(), s.cpuPerK(), s.schedPerK(), s.perFrame(s.bridge.Syscalls), s.perFrame(s.bridge.Switches),
+		mib(s.bridge.RSS), s.mosqPerK(), 100*s.mosq.Seconds()/s.elapsed.Seconds(), 100*s.driver.Seconds()/s.elapsed.Seconds(), s.backlog, s.drainTime.Round(time.Millisecond), s.missing, s.dups, s.reordered, 100*s.other, s.tries)
 }
 
 // measure runs one bridge on fresh ptys for one case: it starts the bridge,
@@ -143,10 +145,10 @@ func measure(cfg config, t tools, sub *subscriber, kase, impl string, round, try
 		return s, err
 	}
 	sub.window(a.at)
-	var perf *proc
+	var perf *proc.Process
 	if perfData != "" {
 		pids := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(b.pids())), ","), "[]")
-		if perf, err = startProc("perf", exec.Command("perf", "record", "-g", "-o", perfData, "-p", pids), nil); err != nil {
+		if perf, err = proc.Start("perf", exec.Command("perf", "record", "-g", "-o", perfData, "-p", pids), nil); err != nil {
 			return s, err
 		}
 	}
@@ -156,15 +158,15 @@ func measure(cfg config, t tools, sub *subscriber, kase, impl string, round, try
 		return s, err
 	}
 	if perf != nil {
-		perf.cmd.Process.Signal(syscall.SIGINT)
+		perf.Signal(syscall.SIGINT)
 		select {
-		case <-perf.exited:
+		case <-perf.Exited():
 		case <-time.After(30 * time.Second):
-			perf.stop(time.Second)
+			perf.Stop(time.Second)
 		}
 		// perf record ends on SIGINT by the signal, its profile written.
-		if !strings.Contains(perf.output(), "Captured and wrote") {
-			return s, perf.failed("failed")
+		if !strings.Contains(perf.Output(), "Captured and wrote") {
+			return s, perf.Failed("failed")
 		}
 	}
 
@@ -195,10 +197,10 @@ func measure(cfg config, t tools, sub *subscriber, kase, impl string, round, try
 		s.written += written[i]
 		s.missing += max(written[i]-unique[i], 0)
 	}
-	s.bridge = z.bridge.sub(a.bridge)
+	s.bridge = z.bridge.Sub(a.bridge)
 	s.mosq = z.mosq - a.mosq
 	s.driver = z.self - a.self
-	s.other = max(float64(z.busy-a.busy-s.bridge.cpu-s.mosq-s.driver)/float64(s.elapsed), 0)
+	s.other = max(float64(z.busy-a.busy-s.bridge.CPU-s.mosq-s.driver)/float64(s.elapsed), 0)
 	var lat [][2]int64
 	s.dups, s.reordered, lat = sub.result()
 	for _, l := range lat {
@@ -216,7 +218,7 @@ func measure(cfg config, t tools, sub *subscriber, kase, impl string, round, try
 // point is the state of a run at one end of the measured window.
 type point struct {
 	at       int64 // clock()
-	bridge   usage
+	bridge   proc.Usage
 	mosq     time.Duration
 	self     time.Duration
 	busy     time.Duration
@@ -238,16 +240,20 @@ func snapshot(b *bridgeRun, t tools, sub *subscriber, w *writer) (point, error) 
 	for i := range w.written {
 		p.written += w.written[i].Load()
 	}
-	if p.bridge, err = readUsage(b.pids()...); err != nil {
+	if p.bridge, err = proc.ReadUsage(b.pids()...); err != nil {
 		return p, err
 	}
-	if p.mosq, err = readCPU(t.broker.pid()); err != nil {
+	mosq, err := proc.CPU(t.broker.Pid())
+	if err != nil {
 		return p, err
 	}
-	if p.self, err = readCPU(os.Getpid()); err != nil {
+	p.mosq = mosq.Total()
+	self, err := proc.CPU(os.Getpid())
+	if err != nil {
 		return p, err
 	}
-	if p.busy, err = readBusy(); err != nil {
+	p.self = self.Total()
+	if p.busy, err = proc.Busy(); err != nil {
 		return p, err
 	}
 	return p, nil

@@ -1,61 +1,39 @@
 package main
 
 import (
-	"bytes"
 	"debug/buildinfo"
 	"fmt"
-	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/iogate/iogate/bench/internal/build"
+	"github.com/iogate/iogate/bench/internal/machine"
 )
 
-// machine describes where and with what the numbers were taken.
-type machine struct {
-	cpus      int
-	model     string
-	kernel    string
-	goVer     string
+// env is where and with what the numbers were taken.
+type env struct {
+	machine.Machine
 	commit    string
 	broker    string
 	mosquitto string
 	socat     string
 	paho      string
 	serial    string
-	started   time.Time
 }
 
-// describeMachine describes this machine and the programs under test;
-// given is the iogate binary of -iogate, rev the commit of -iogate-rev, if
-// any.
-func describeMachine(t tools, given, rev string) machine {
-	m := machine{
-		cpus:      runtime.NumCPU(),
-		model:     "unknown",
-		goVer:     runtime.Version(),
-		commit:    "unknown",
+// describe describes this machine and the programs under test; given is
+// the iogate binary of -iogate, rev the commit of -iogate-rev, if any.
+func describe(t tools, given, rev string) env {
+	m := env{
+		Machine:   machine.Describe(),
+		commit:    build.Describe(given, rev),
 		broker:    "unknown",
 		mosquitto: "unknown",
 		socat:     "unknown",
 		paho:      "unknown",
 		serial:    "unknown",
-		started:   time.Now().UTC(),
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err == nil {
-		m.kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]) + " " + unix.ByteSliceToString(u.Machine[:])
 	}
 	if bi, err := buildinfo.ReadFile(t.gobridge); err == nil {
 		for _, d := range bi.Deps {
@@ -90,19 +68,6 @@ func describeMachine(t tools, given, rev string) machine {
 				break
 			}
 		}
-	}
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		m.commit = strings.TrimSpace(string(out))
-		status, err := exec.Command("git", "status", "--porcelain", "--", "../cmd", "../services", "../resources", "../reactor", "../poller", "../framing", "../config").Output()
-		if err == nil && len(bytes.TrimSpace(status)) > 0 {
-			m.commit += " with uncommitted changes in iogate's packages"
-		}
-	}
-	switch {
-	case given != "":
-		m.commit = "unknown: the binary " + given + " given with -iogate"
-	case rev != "":
-		m.commit = rev + ", built from git archive"
 	}
 	return m
 }
@@ -155,9 +120,9 @@ func summarize(samples []sample, kase, impl string) (summary, bool) {
 	sum.sched, _, _ = med(sample.schedPerK)
 	sum.share, _, _ = med(sample.cpuShare)
 	sum.mosqPerK, _, _ = med(sample.mosqPerK)
-	sum.syscalls, _, _ = med(func(s sample) float64 { return s.perFrame(s.bridge.syscalls) })
-	sum.switches, _, _ = med(func(s sample) float64 { return s.perFrame(s.bridge.switches) })
-	rss, _, _ := med(func(s sample) float64 { return float64(s.bridge.rss) })
+	sum.syscalls, _, _ = med(func(s sample) float64 { return s.perFrame(s.bridge.Syscalls) })
+	sum.switches, _, _ = med(func(s sample) float64 { return s.perFrame(s.bridge.Switches) })
+	rss, _, _ := med(func(s sample) float64 { return float64(s.bridge.RSS) })
 	sum.rss = int64(rss)
 	sum.backlog, _, _ = med(func(s sample) float64 { return float64(s.backlog) })
 	sum.other, _, _ = med(func(s sample) float64 { return s.other })
@@ -191,7 +156,7 @@ func thousands(n int64) string {
 }
 
 // render writes the section, markers included.
-func render(cfg config, m machine, samples []sample) string {
+func render(cfg config, m env, samples []sample) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<!-- bench:%s -->\n", section)
 	fmt.Fprintf(&b, `## Serial → MQTT through mosquitto
@@ -205,8 +170,8 @@ publishing every line at QoS 1 with up to %d publishes per port awaiting their P
 iogate's window of 64). All publish the line without its newline on PREFIX/dN/rx.
 
 `, cfg.line, cfg.inflight)
-	fmt.Fprintf(&b, "- Date: %s\n", m.started.Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "- Machine: %d CPUs, %s, %s, %s (shared virtual machine)\n", m.cpus, m.model, m.kernel, m.goVer)
+	fmt.Fprintf(&b, "- Date: %s\n", m.Started.Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "- Machine: %d CPUs, %s, %s, %s (shared virtual machine)\n", m.CPUs, m.Model, m.Kernel, m.Go)
 	fmt.Fprintf(&b, "- iogate commit %s; mosquitto %s, mosquitto_pub %s, socat %s, paho.mqtt.golang %s, go.bug.st/serial %s\n",
 		m.commit, m.broker, m.mosquitto, m.socat, m.paho, m.serial)
 	args := ""

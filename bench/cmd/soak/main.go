@@ -28,10 +28,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iogate/iogate/bench/internal/build"
+	"github.com/iogate/iogate/bench/internal/machine"
+	"github.com/iogate/iogate/bench/internal/proc"
 	"github.com/iogate/iogate/bench/internal/report"
 
 	"github.com/iogate/iogate/resources/serial"
-	"golang.org/x/sys/unix"
 )
 
 // Programs are started from the main thread: their Pdeathsig is tied to
@@ -100,30 +102,21 @@ func run(cfg config) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	mosq, err := findProgram("mosquitto", "/usr/sbin/mosquitto")
+	mosq, err := proc.Find("mosquitto", "mosquitto", "/usr/sbin/mosquitto")
 	if err != nil {
 		return err
 	}
-	// iogate is built in its own module, as users build it; the bench
-	// module's replace says where that is.
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/iogate/iogate").Output()
+	bin, _, err := build.Iogate(dir, "")
 	if err != nil {
-		return fmt.Errorf("find iogate's module (run soak inside the bench module): %w", err)
+		return err
 	}
-	bin := filepath.Join(dir, "iogate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/iogate")
-	build.Dir = strings.TrimSpace(string(root))
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build iogate: %w", err)
-	}
-	m := describeMachine(mosq)
+	m := describe(mosq)
 
 	broker, addr, err := startBroker(dir, mosq)
 	if err != nil {
 		return err
 	}
-	defer broker.stop(5 * time.Second)
+	defer broker.Stop(5 * time.Second)
 	px, err := startProxy(addr)
 	if err != nil {
 		return err
@@ -151,7 +144,7 @@ func run(cfg config) error {
 		return err
 	}
 	var pauses atomic.Int64
-	gw, err := startProc("iogate", exec.Command(bin, "run", "-c", conf), func(line string) {
+	gw, err := proc.Start("iogate", exec.Command(bin, "run", "-c", conf), func(line string) {
 		if strings.Contains(line, "devices paused") {
 			pauses.Add(1)
 		}
@@ -159,13 +152,13 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
-	defer gw.stop(10 * time.Second)
+	defer gw.Stop(10 * time.Second)
 	select {
 	case <-sub.ready:
-	case <-gw.exited:
-		return gw.failed("did not start")
+	case <-gw.Exited():
+		return gw.Failed("did not start")
 	case <-time.After(15 * time.Second):
-		return gw.failed("did not publish its devices online within 15s")
+		return gw.Failed("did not publish its devices online within 15s")
 	}
 
 	r, err := soak(cfg, gw, px, sub, ptys, filepath.Join(state, "spool"))
@@ -187,15 +180,15 @@ func run(cfg config) error {
 
 // soak writes for the duration, cutting the link on schedule and sampling
 // iogate, then waits for every frame.
-func soak(cfg config, gw *proc, px *proxy, sub *subscriber, ptys []*serial.PTY, spool string) (result, error) {
+func soak(cfg config, gw *proc.Process, px *proxy, sub *subscriber, ptys []*serial.PTY, spool string) (result, error) {
 	r := result{started: time.Now().UTC()}
-	pid := gw.pid()
-	cpu0, err := readCPU(pid)
+	pid := gw.Pid()
+	cpu0, err := proc.CPU(pid)
 	if err != nil {
 		return r, err
 	}
 	sample := func(at time.Duration) error {
-		rss, err := readRSS(pid)
+		rss, err := proc.RSS(pid)
 		if err == nil {
 			r.rss = append(r.rss, rssSample{at, rss})
 		}
@@ -214,9 +207,9 @@ func soak(cfg config, gw *proc, px *proxy, sub *subscriber, ptys []*serial.PTY, 
 		select {
 		case err := <-w.done:
 			return r, fmt.Errorf("writer: %w", err)
-		case <-gw.exited:
+		case <-gw.Exited():
 			w.halt()
-			return r, gw.failed("ended during the soak")
+			return r, gw.Failed("ended during the soak")
 		case <-tick.C:
 		}
 		el := time.Since(start)
@@ -272,21 +265,21 @@ func soak(cfg config, gw *proc, px *proxy, sub *subscriber, ptys []*serial.PTY, 
 			break
 		}
 		select {
-		case <-gw.exited:
-			return r, gw.failed("ended while the frames drained")
+		case <-gw.Exited():
+			return r, gw.Failed("ended while the frames drained")
 		case <-drain.C:
 		}
 		r.spoolMax = max(r.spoolMax, diskUsage(spool))
 	}
 	r.drained = time.Since(stopped)
-	cpu1, err := readCPU(pid)
+	cpu1, err := proc.CPU(pid)
 	if err != nil {
 		return r, err
 	}
 	if err := sample(time.Since(start)); err != nil {
 		return r, err
 	}
-	r.cpu = cpu1 - cpu0
+	r.cpu = cpu1.Sub(cpu0).Total()
 	r.written = sum(written)
 	r.lost = sum(miss)
 	r.received, r.dups, r.lateDups, r.reordered, r.bad, r.badText = sub.totals()
@@ -322,7 +315,7 @@ const mosquittoConf = "listener %d 127.0.0.1\nallow_anonymous true\npersistence 
 
 // startBroker starts mosquitto on a free loopback port and returns once it
 // takes connections.
-func startBroker(dir, bin string) (*proc, string, error) {
+func startBroker(dir, bin string) (*proc.Process, string, error) {
 	var last error
 	for range 3 { // the free port may be taken before mosquitto binds it
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -336,7 +329,7 @@ func startBroker(dir, bin string) (*proc, string, error) {
 		if err := os.WriteFile(conf, fmt.Appendf(nil, mosquittoConf, port), 0o644); err != nil {
 			return nil, "", err
 		}
-		p, err := startProc("mosquitto", exec.Command(bin, "-c", conf), nil)
+		p, err := proc.Start("mosquitto", exec.Command(bin, "-c", conf), nil)
 		if err != nil {
 			return nil, "", err
 		}
@@ -346,60 +339,30 @@ func startBroker(dir, bin string) (*proc, string, error) {
 				return p, addr, nil
 			}
 			select {
-			case <-p.exited:
+			case <-p.Exited():
 			case <-time.After(100 * time.Millisecond): // retry pacing
 				continue
 			}
 			break
 		}
-		last = p.failed("did not take connections")
-		p.stop(time.Second)
+		last = p.Failed("did not take connections")
+		p.Stop(time.Second)
 	}
 	return nil, "", last
 }
 
-func findProgram(name string, also ...string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, p := range also {
-		if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found: install it (Debian: apt-get install mosquitto)", name)
+// env is where and with what the soak ran.
+type env struct {
+	machine.Machine
+	commit, mosquitto string
 }
 
-type machine struct {
-	cpus                                    int
-	model, kernel, goVer, commit, mosquitto string
-}
-
-func describeMachine(mosq string) machine {
-	m := machine{cpus: runtime.NumCPU(), model: "unknown", kernel: "unknown", goVer: runtime.Version(), commit: "unknown", mosquitto: "unknown"}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err == nil {
-		m.kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]) + " " + unix.ByteSliceToString(u.Machine[:])
-	}
+func describe(mosq string) env {
+	m := env{Machine: machine.Describe(), commit: build.Describe("", ""), mosquitto: "unknown"}
 	// "mosquitto version 2.0.11" (and the usage, with exit status 3)
 	if out, _ := exec.Command(mosq, "-h").Output(); len(out) > 0 {
 		if _, v, ok := strings.Cut(string(out), "mosquitto version "); ok {
 			m.mosquitto = strings.TrimSpace(strings.SplitN(v, "\n", 2)[0])
-		}
-	}
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		m.commit = strings.TrimSpace(string(out))
-		status, err := exec.Command("git", "status", "--porcelain", "--", "../cmd", "../services", "../resources", "../reactor", "../poller", "../framing", "../config", "../spool").Output()
-		if err == nil && len(strings.TrimSpace(string(status))) > 0 {
-			m.commit += " with uncommitted changes in iogate's packages"
 		}
 	}
 	return m
@@ -422,12 +385,12 @@ func medianRSS(s []rssSample, from, to time.Duration) int64 {
 	return v[len(v)/2]
 }
 
-func render(cfg config, m machine, r result) string {
+func render(cfg config, m env, r result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<!-- bench:%s -->\n## Soak: %d devices × %g lines/s for %v, broker link cut for %v every %v\n\n",
 		section, cfg.devices, cfg.rate, cfg.duration, cfg.cutFor, cfg.cutEvery)
 	fmt.Fprintf(&b, "Machine: %d CPUs, %s, %s; %s; mosquitto %s; iogate %s. Run %s.\n\n",
-		m.cpus, m.model, m.kernel, m.goVer, m.mosquitto, m.commit, r.started.Format("2006-01-02 15:04 UTC"))
+		m.CPUs, m.Model, m.Kernel, m.Go, m.mosquitto, m.commit, r.started.Format("2006-01-02 15:04 UTC"))
 	cmd := "cd bench && go run ./cmd/soak"
 	if len(cfg.args) > 0 {
 		cmd += " " + strings.Join(cfg.args, " ")
