@@ -103,8 +103,9 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(tt.in), true, uint64(len(tt.in)))
 		f.Add([]byte(tt.in), false, uint64(len(tt.name)))
 	}
-	f.Add(pyserialSent, true, uint64(1))
-	f.Add(pyserialSent, false, uint64(2))
+	for i, session := range pyserialSessions() {
+		f.Add(session, false, uint64(i))
+	}
 	f.Fuzz(func(t *testing.T, stream []byte, comPort bool, seed uint64) {
 		newServer := fresh
 		if comPort {

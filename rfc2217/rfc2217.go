@@ -43,7 +43,10 @@
 //     bytes is discarded and counted; one broken by another command
 //     (IAC followed by anything but IAC or SE) is discarded and counted,
 //     and the command is carried out. Subnegotiations of options not
-//     agreed are ignored.
+//     agreed are ignored, but for COM-PORT-OPTION's while the greeting's
+//     DO is unanswered: a client that sends commands has agreed, though
+//     pyserial, answering the greeting in one thread while it asks in
+//     another, can forget to say so.
 //   - RFC 2217's client-to-server commands, each checked for its length:
 //     SET-BAUDRATE (four bytes, big-endian), SET-DATASIZE, SET-PARITY,
 //     SET-STOPSIZE, SET-CONTROL (values 0 to 19), NOTIFY-LINESTATE and
@@ -53,8 +56,7 @@
 //     is answered with its code plus 100 and the value in force, which for
 //     a SET is how the client learns whether its value was taken;
 //     FLOWCONTROL-SUSPEND and -RESUME are not answered. A command of
-//     another length or value is discarded and counted, and so is one sent
-//     before the client agreed to COM-PORT-OPTION. Cisco's one-byte
+//     another length or value is discarded and counted. Cisco's one-byte
 //     SET-BAUDRATE codes are not understood.
 //   - Server notifications: NOTIFY-MODEMSTATE, masked as the client asked,
 //     with the delta bits computed from the last notification.

@@ -114,8 +114,9 @@ func (s *Server) Greeting(dst []byte) []byte {
 	return dst
 }
 
-// ComPort reports whether the client has agreed to COM-PORT-OPTION: until
-// then it sends no commands, and NotifyModemState sends nothing.
+// ComPort reports whether the client has agreed to COM-PORT-OPTION, with
+// WILL or with a command after the greeting asked for it: until then
+// Decode takes no commands, and NotifyModemState sends nothing.
 func (s *Server) ComPort() bool { return s.him[comPort] == qYes }
 
 // Stats returns the counters of s.
@@ -257,10 +258,14 @@ func (s *Server) subnegotiation(reply []byte) ([]byte, Command) {
 	if s.long {
 		return reply, Command{}
 	}
-	if s.opt != optComPort || !s.ComPort() {
+	if s.opt != optComPort || s.him[comPort] == qNo {
 		s.stats.Ignored++
 		return reply, Command{}
 	}
+	// A command while the greeting's DO is unanswered is the client's yes:
+	// pyserial's reader thread takes the DO for the answer to a WILL that
+	// its main thread then no longer sends.
+	s.him[comPort] = qYes
 	p := s.sb[:s.n]
 	if len(p) == 0 {
 		s.stats.Malformed++

@@ -227,8 +227,12 @@ var decodeTests = []struct {
 
 	// Subnegotiations the server does not take.
 	{name: "com port not agreed", server: fresh, in: "a" + cpo("\x01\x00\x00\x25\x80") + "b", data: "ab", stats: Stats{Ignored: 1}},
-	{name: "com port asked, not answered yet", server: func() *Server { s := fresh(); s.Greeting(nil); return s },
-		in: cpo("\x02\x07"), stats: Stats{Ignored: 1}},
+	// pyserial's reader thread can take the greeting's DO for the answer to
+	// a WILL that its main thread then does not send.
+	{name: "com port asked, used without a will", server: func() *Server { s := fresh(); s.Greeting(nil); return s },
+		in: cpo("\x02\x07") + IAC + WILL + CPO, cmds: []Command{{OpSetDataSize, 7}}, at: []int{0}, stats: Stats{Commands: 1}, comPort: true},
+	{name: "com port asked, refused, then used", server: func() *Server { s := fresh(); s.Greeting(nil); return s },
+		in: IAC + WONT + CPO + cpo("\x02\x07"), stats: Stats{Ignored: 1}},
 	{name: "another option's subnegotiation", server: agreed, in: IAC + SB + NAWS + "\x00\x50\x00\x18" + IAC + SE + "x", data: "x", stats: Stats{Ignored: 1}, comPort: true},
 	{name: "overlong", server: agreed, in: IAC + SB + CPO + "\x00" + strings.Repeat("s", 200) + IAC + SE + "x" + cpo("\x02\x07"),
 		data: "x", cmds: []Command{{OpSetDataSize, 7}}, at: []int{1}, stats: Stats{Overlong: 1, Commands: 1}, comPort: true},
