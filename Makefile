@@ -52,9 +52,9 @@ define need
 	fi
 endef
 
-## deps: the programs the integration tests start.
+## deps: the programs the integration tests start, and those the package test runs.
 deps:
-	$(call need,socat:socat mosquitto:mosquitto mosquitto_passwd:mosquitto)
+	$(call need,socat:socat mosquitto:mosquitto mosquitto_passwd:mosquitto dpkg-deb:dpkg shellcheck:shellcheck systemd-analyze:systemd)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
