@@ -127,11 +127,17 @@ func feedSplits(t *testing.T, newServer func() *Server, in []byte) result {
 // fresh is a Server that sent no greeting and agreed to nothing.
 func fresh() *Server { return NewServer("iogate test") }
 
+// greeted is a Server that sent the greeting and has no answer yet.
+func greeted() *Server {
+	s := fresh()
+	s.Greeting(nil)
+	return s
+}
+
 // agreed is a Server after the greeting, answered by a client that took
 // every option, as pyserial does.
 func agreed() *Server {
-	s := fresh()
-	s.Greeting(nil)
+	s := greeted()
 	answers := IAC + DO + SGA + IAC + DO + ECHO + IAC + WILL + BINARY + IAC + DO + BINARY + IAC + WILL + CPO
 	_, reply, _, _ := s.Decode(nil, nil, []byte(answers))
 	if len(reply) != 0 || !s.ComPort() {
@@ -182,15 +188,15 @@ var decodeTests = []struct {
 	{name: "negotiation amid data", server: fresh, in: "ab" + IAC + WILL + BINARY + "c" + IAC + IAC + "d", data: "abc\xffd", reply: IAC + DO + BINARY},
 
 	// The greeting's answers, and a client that turns some down.
-	{name: "greeting answered", server: func() *Server { s := fresh(); s.Greeting(nil); return s },
+	{name: "greeting answered", server: greeted,
 		in: IAC + DO + SGA + IAC + DO + ECHO + IAC + DO + BINARY + IAC + WILL + BINARY + IAC + WILL + CPO, comPort: true},
-	{name: "greeting turned down", server: func() *Server { s := fresh(); s.Greeting(nil); return s },
+	{name: "greeting turned down", server: greeted,
 		in: IAC + DONT + ECHO + IAC + WONT + CPO + IAC + DONT + BINARY + IAC + WONT + BINARY},
-	{name: "turned down, then asked for", server: func() *Server { s := fresh(); s.Greeting(nil); return s },
+	{name: "turned down, then asked for", server: greeted,
 		in: IAC + DONT + ECHO + IAC + WONT + CPO + IAC + DO + ECHO + IAC + WILL + CPO, reply: IAC + WILL + ECHO + IAC + DO + CPO, comPort: true},
 	{name: "com port turned off", server: agreed,
 		in: IAC + WONT + CPO + cpo("\x02\x07"), reply: IAC + DONT + CPO, stats: Stats{Ignored: 1}},
-	{name: "pyserial asks for what the greeting asked", server: func() *Server { s := fresh(); s.Greeting(nil); return s },
+	{name: "pyserial asks for what the greeting asked", server: greeted,
 		in:    IAC + DO + ECHO + IAC + WILL + SGA + IAC + DO + SGA + IAC + DO + CPO + IAC + WILL + CPO,
 		reply: IAC + DO + SGA + IAC + WONT + CPO, stats: Stats{Refused: 1}, comPort: true},
 
@@ -229,9 +235,9 @@ var decodeTests = []struct {
 	{name: "com port not agreed", server: fresh, in: "a" + cpo("\x01\x00\x00\x25\x80") + "b", data: "ab", stats: Stats{Ignored: 1}},
 	// pyserial's reader thread can take the greeting's DO for the answer to
 	// a WILL that its main thread then does not send.
-	{name: "com port asked, used without a will", server: func() *Server { s := fresh(); s.Greeting(nil); return s },
+	{name: "com port asked, used without a will", server: greeted,
 		in: cpo("\x02\x07") + IAC + WILL + CPO, cmds: []Command{{OpSetDataSize, 7}}, at: []int{0}, stats: Stats{Commands: 1}, comPort: true},
-	{name: "com port asked, refused, then used", server: func() *Server { s := fresh(); s.Greeting(nil); return s },
+	{name: "com port asked, refused, then used", server: greeted,
 		in: IAC + WONT + CPO + cpo("\x02\x07"), stats: Stats{Ignored: 1}},
 	{name: "another option's subnegotiation", server: agreed, in: IAC + SB + NAWS + "\x00\x50\x00\x18" + IAC + SE + "x", data: "x", stats: Stats{Ignored: 1}, comPort: true},
 	{name: "overlong", server: agreed, in: IAC + SB + CPO + "\x00" + strings.Repeat("s", 200) + IAC + SE + "x" + cpo("\x02\x07"),
