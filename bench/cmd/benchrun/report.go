@@ -1,14 +1,13 @@
 package main
 
 import (
-	"cmp"
 	"debug/buildinfo"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/iogate/iogate/bench/internal/machine"
+	"github.com/iogate/iogate/bench/internal/report"
 )
 
 // tcpEchoSection names the part of BENCHMARKS.md this benchmark owns.
@@ -79,7 +78,7 @@ func renderTCPEcho(cfg config, m env, samples []sample) string {
 	b.WriteString("\n")
 
 	for _, n := range cfg.conns {
-		fmt.Fprintf(&b, "### %s connections\n\n", thousands(n))
+		fmt.Fprintf(&b, "### %s connections\n\n", report.Thousands(int64(n)))
 		b.WriteString("| server | msgs/s | range | vs gnet | p50 RTT | p99 RTT | server CPU s / M msgs | vs gnet | kernel share | server RSS | client CPU | other load |\n")
 		b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		ref, hasRef := summarize(samples, "gnet", n)
@@ -90,12 +89,12 @@ func renderTCPEcho(cfg config, m env, samples []sample) string {
 			}
 			rate, cpu := "", ""
 			if hasRef {
-				rate = ratio(s.rate, ref.rate)
-				cpu = ratio(s.cpuPerM, ref.cpuPerM)
+				rate = report.Ratio(s.rate, ref.rate)
+				cpu = report.Ratio(s.cpuPerM, ref.cpuPerM)
 			}
 			lo, hi := rateRange(samples, impl, n)
 			fmt.Fprintf(&b, "| %s | %s | %s–%s | %s | %s | %s | %.2f | %s | %.0f%% | %.1f MiB | %.0f%% | %.0f%% |\n",
-				impl, thousands(int(s.rate)), thousands(int(lo)), thousands(int(hi)), rate,
+				impl, report.Thousands(int64(s.rate)), report.Thousands(int64(lo)), report.Thousands(int64(hi)), rate,
 				rtt(s.p50), rtt(s.p99), s.cpuPerM, cpu, 100*s.sysShare, mib(s.rss), 100*s.clientCPU, 100*s.otherCPU)
 		}
 		b.WriteString("\n")
@@ -106,7 +105,7 @@ func renderTCPEcho(cfg config, m env, samples []sample) string {
 	b.WriteString("before the first connection, divided by the connections. Kernel socket buffers are not in it.\n\n")
 	b.WriteString("| server | baseline RSS |")
 	for _, n := range cfg.conns {
-		fmt.Fprintf(&b, " per conn at %s | vs gnet |", thousands(n))
+		fmt.Fprintf(&b, " per conn at %s | vs gnet |", report.Thousands(int64(n)))
 	}
 	b.WriteString("\n|---|--:|")
 	for range cfg.conns {
@@ -123,7 +122,7 @@ func renderTCPEcho(cfg config, m env, samples []sample) string {
 			s, _ := summarize(samples, impl, n)
 			r := ""
 			if ref, ok := summarize(samples, "gnet", n); ok {
-				r = ratio(s.idleConn, ref.idleConn)
+				r = report.Ratio(s.idleConn, ref.idleConn)
 			}
 			fmt.Fprintf(&b, " %s | %s |", bytesPerConn(s.idleConn), r)
 		}
@@ -166,7 +165,8 @@ func summarize(samples []sample, impl string, conns int) (sample, bool) {
 		for i, s := range ss {
 			v[i] = get(s)
 		}
-		return median(v)
+		m, _, _ := report.Median(v)
+		return m
 	}
 	return sample{
 		impl:      impl,
@@ -201,22 +201,6 @@ func rateRange(samples []sample, impl string, conns int) (lo, hi float64) {
 	return lo, hi
 }
 
-func median(v []float64) float64 {
-	slices.SortFunc(v, cmp.Compare)
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
-	}
-	return (v[n/2-1] + v[n/2]) / 2
-}
-
-func ratio(a, b float64) string {
-	if b == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f×", a/b)
-}
-
 // rtt prints a round trip with three significant digits at most.
 func rtt(d time.Duration) string {
 	switch {
@@ -233,20 +217,4 @@ func bytesPerConn(b float64) string {
 		return fmt.Sprintf("%.1f KiB", b/(1<<10))
 	}
 	return fmt.Sprintf("%.0f B", b)
-}
-
-// thousands writes n with comma separators: 12,345.
-func thousands(n int) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

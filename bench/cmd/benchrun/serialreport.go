@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/iogate/iogate/bench/internal/report"
 )
 
 // serialBaseline is the reader the others are compared with.
@@ -42,19 +44,19 @@ func summarizeSerial(samples []serialSample, kase, impl string) (serialSummary, 
 		}
 		return v
 	}
-	f := func(get func(serialSample) float64) float64 { return median(values(get)) }
-	mbps := values(serialSample.mbps)
-	cpu := values(serialSample.cpuPerMB)
+	f := func(get func(serialSample) float64) float64 { m, _, _ := report.Median(values(get)); return m }
+	mbps, mbpsLo, mbpsHi := report.Median(values(serialSample.mbps))
+	cpu, cpuLo, cpuHi := report.Median(values(serialSample.cpuPerMB))
 	return serialSummary{
-		mbps:       median(mbps),
-		mbpsLo:     slices.Min(mbps),
-		mbpsHi:     slices.Max(mbps),
+		mbps:       mbps,
+		mbpsLo:     mbpsLo,
+		mbpsHi:     mbpsHi,
 		linesps:    f(serialSample.linesps),
 		cpuShare:   f(serialSample.cpuShare),
 		sys:        f(func(s serialSample) float64 { return sysShare(s.cpu) }),
-		cpuPerMB:   median(cpu),
-		cpuLo:      slices.Min(cpu),
-		cpuHi:      slices.Max(cpu),
+		cpuPerMB:   cpu,
+		cpuLo:      cpuLo,
+		cpuHi:      cpuHi,
 		wakeS:      f(serialSample.switchesPerS),
 		wakeMB:     f(serialSample.switchesPerMB),
 		threads:    f(func(s serialSample) float64 { return float64(s.threads) }),
@@ -132,7 +134,7 @@ func renderSerial(cfg config, m env, cases []serialCase, samples []serialSample)
 			if !hasRef {
 				return ""
 			}
-			return ratio(a, b)
+			return report.Ratio(a, b)
 		}
 		if c.rate > 0 {
 			b.WriteString("| reader | lines/s read | reader CPU | CPU ms / MB | range | vs goroutine | wake-ups/s | wake-ups / MB | vs goroutine | threads | RSS | vs goroutine | writer lines/s per pty | kernel workers | other load |\n")
@@ -148,15 +150,15 @@ func renderSerial(cfg config, m env, cases []serialCase, samples []serialSample)
 			}
 			if c.rate > 0 {
 				fmt.Fprintf(&b, "| %s | %s | %.1f%% | %.0f | %.0f–%.0f | %s | %s | %s | %s | %.0f | %.1f MiB | %s | %.1f | %.0f%% | %.0f%% |\n",
-					impl, thousands(int(s.linesps)), 100*s.cpuShare, s.cpuPerMB, s.cpuLo, s.cpuHi, vs(s.cpuPerMB, ref.cpuPerMB),
-					thousands(int(s.wakeS)), thousands(int(s.wakeMB)), vs(s.wakeMB, ref.wakeMB),
+					impl, report.Thousands(int64(s.linesps)), 100*s.cpuShare, s.cpuPerMB, s.cpuLo, s.cpuHi, vs(s.cpuPerMB, ref.cpuPerMB),
+					report.Thousands(int64(s.wakeS)), report.Thousands(int64(s.wakeMB)), vs(s.wakeMB, ref.wakeMB),
 					s.threads, mib(int64(s.rss)), vs(s.rss, ref.rss), s.writerRate, 100*s.kworkers, 100*s.other)
 				continue
 			}
 			fmt.Fprintf(&b, "| %s | %.1f | %.1f–%.1f | %s | %s | %.0f%% | %.1f | %.1f–%.1f | %s | %s | %s | %s | %.0f | %.1f MiB | %s | %.0f%% | %.0f%% | %.0f%% |\n",
-				impl, s.mbps, s.mbpsLo, s.mbpsHi, thousands(int(s.linesps)), vs(s.mbps, ref.mbps),
+				impl, s.mbps, s.mbpsLo, s.mbpsHi, report.Thousands(int64(s.linesps)), vs(s.mbps, ref.mbps),
 				100*s.cpuShare, s.cpuPerMB, s.cpuLo, s.cpuHi, vs(s.cpuPerMB, ref.cpuPerMB),
-				thousands(int(s.wakeS)), thousands(int(s.wakeMB)), vs(s.wakeMB, ref.wakeMB),
+				report.Thousands(int64(s.wakeS)), report.Thousands(int64(s.wakeMB)), vs(s.wakeMB, ref.wakeMB),
 				s.threads, mib(int64(s.rss)), vs(s.rss, ref.rss), 100*s.writerCPU, 100*s.kworkers, 100*s.other)
 		}
 		b.WriteString("\n")

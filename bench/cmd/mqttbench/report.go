@@ -10,6 +10,7 @@ import (
 
 	"github.com/iogate/iogate/bench/internal/build"
 	"github.com/iogate/iogate/bench/internal/machine"
+	"github.com/iogate/iogate/bench/internal/report"
 )
 
 // env is where and with what the numbers were taken.
@@ -103,12 +104,7 @@ func summarize(samples []sample, kase, impl string) (summary, bool) {
 		for i, s := range ss {
 			v[i] = f(s)
 		}
-		slices.Sort(v)
-		m = v[len(v)/2]
-		if len(v)%2 == 0 {
-			m = (v[len(v)/2-1] + v[len(v)/2]) / 2
-		}
-		return m, v[0], v[len(v)-1]
+		return report.Median(v)
 	}
 	var sum summary
 	sum.n = len(ss)
@@ -133,26 +129,6 @@ func summarize(samples []sample, kase, impl string) (summary, bool) {
 		sum.written += s.written
 	}
 	return sum, true
-}
-
-// ratio is a/b as "1.23×", or "–" without a b.
-func ratio(a, b float64) string {
-	if b == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f×", a/b)
-}
-
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // render writes the section, markers included.
@@ -219,8 +195,8 @@ iogate's window of 64). All publish the line without its newline on PREFIX/dN/rx
 				continue
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s–%s | %s | %.0f%% | %.2f | %s | %.2f | %s | %.1f MiB | %s | %.0f%% |\n",
-				impl, thousands(int64(s.rate)), thousands(int64(s.rateLo)), thousands(int64(s.rateHi)), ratio(s.rate, pipe.rate),
-				100*s.share, s.cpuPerK, ratio(s.cpuPerK, pipe.cpuPerK), s.mosqPerK, thousands(int64(s.backlog)),
+				impl, report.Thousands(int64(s.rate)), report.Thousands(int64(s.rateLo)), report.Thousands(int64(s.rateHi)), report.Ratio(s.rate, pipe.rate),
+				100*s.share, s.cpuPerK, report.Ratio(s.cpuPerK, pipe.cpuPerK), s.mosqPerK, report.Thousands(int64(s.backlog)),
 				mib(s.rss), lost(s), 100*s.other)
 		}
 	}
@@ -239,8 +215,8 @@ iogate's window of 64). All publish the line without its newline on PREFIX/dN/rx
 				continue
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s–%s | %s | %.2f | %.2f–%.2f | %s | %.2f | %.2f | %.2f | %.1f MiB | %.2f | %s | %.0f%% |\n",
-				impl, ms(s.p50), ms(s.p99), ms(s.p99Lo), ms(s.p99Hi), ratio(float64(s.p99), float64(pipeP.p99)),
-				s.cpuPerK, s.cpuLo, s.cpuHi, ratio(s.cpuPerK, pipeP.cpuPerK), s.sched, s.syscalls, s.switches,
+				impl, ms(s.p50), ms(s.p99), ms(s.p99Lo), ms(s.p99Hi), report.Ratio(float64(s.p99), float64(pipeP.p99)),
+				s.cpuPerK, s.cpuLo, s.cpuHi, report.Ratio(s.cpuPerK, pipeP.cpuPerK), s.sched, s.syscalls, s.switches,
 				mib(s.rss), s.mosqPerK, lost(s), 100*s.other)
 		}
 	}
@@ -264,11 +240,11 @@ the broker nor this driver, in CPUs.
 	b.WriteString("CPU per frame, and a lower p99.\n\n")
 	if io, ok := summarize(samples, caseFull, implIogate); ok && pipe.rate > 0 {
 		fmt.Fprintf(&b, "- Throughput: %s frames/s against %s, %s the pipeline's: %s.\n",
-			thousands(int64(io.rate)), thousands(int64(pipe.rate)), ratio(io.rate, pipe.rate), verdict(io.rate >= 1.5*pipe.rate))
+			report.Thousands(int64(io.rate)), report.Thousands(int64(pipe.rate)), report.Ratio(io.rate, pipe.rate), verdict(io.rate >= 1.5*pipe.rate))
 	}
 	if io, ok := summarize(samples, casePaced, implIogate); ok && pipeP.cpuPerK > 0 {
 		fmt.Fprintf(&b, "- CPU per frame (paced): %.2f ms / 1k frames against %.2f, %s the pipeline's: %s.\n",
-			io.cpuPerK, pipeP.cpuPerK, ratio(io.cpuPerK, pipeP.cpuPerK), verdict(io.cpuPerK <= 0.5*pipeP.cpuPerK))
+			io.cpuPerK, pipeP.cpuPerK, report.Ratio(io.cpuPerK, pipeP.cpuPerK), verdict(io.cpuPerK <= 0.5*pipeP.cpuPerK))
 		fmt.Fprintf(&b, "- p99 latency (paced): %s against %s: %s.\n", ms(io.p99), ms(pipeP.p99), verdict(io.p99 < pipeP.p99))
 	}
 	var iogateLost, iogateWritten int64
@@ -278,7 +254,7 @@ the broker nor this driver, in CPUs.
 			iogateWritten += s.written
 		}
 	}
-	fmt.Fprintf(&b, "- Frames lost by iogate: %s of %s written over all its runs.\n", thousands(iogateLost), thousands(iogateWritten))
+	fmt.Fprintf(&b, "- Frames lost by iogate: %s of %s written over all its runs.\n", report.Thousands(iogateLost), report.Thousands(iogateWritten))
 
 	b.WriteString("\n<details><summary>Every run, in the order run</summary>\n\n```\n")
 	for _, s := range samples {
@@ -298,7 +274,7 @@ func verdict(met bool) string {
 }
 
 func lost(s summary) string {
-	t := thousands(s.missing)
+	t := report.Thousands(s.missing)
 	if s.dups > 0 || s.reordered > 0 {
 		t += fmt.Sprintf(" (%d dup, %d reordered)", s.dups, s.reordered)
 	}
