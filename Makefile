@@ -2,7 +2,7 @@
 GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The portable core: these must build on every Unix the reactor supports.
-PORTABLE    := ./poller/... ./reactor/... ./resources/... ./spool/... ./framing/... ./config/...
+PORTABLE    := ./poller/... ./reactor/... ./resources/... ./spool/... ./framing/... ./config/... ./rfc2217/...
 BSDS        := darwin freebsd openbsd netbsd
 LINUX_ARCHS := arm arm64 riscv64
 
@@ -55,6 +55,15 @@ endef
 ## deps: the programs the integration tests start, and those the package test runs.
 deps:
 	$(call need,socat:socat mosquitto:mosquitto mosquitto_passwd:mosquitto dpkg-deb:dpkg shellcheck:shellcheck systemd-analyze:systemd)
+	@# pyserial, the RFC 2217 client of the integration tests, in Debian's python3.
+	@if ! /usr/bin/python3 -c 'import serial.rfc2217' 2>/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing: python3-serial"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-serial >/dev/null || exit 1; \
+		else \
+			echo "missing: python3-serial; install it first: sudo apt-get install python3-serial" >&2; exit 1; \
+		fi; \
+	fi
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

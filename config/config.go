@@ -107,6 +107,7 @@ type Device struct {
 	TCPListen      string
 	TCPMaxClients  int
 	TCPOverflow    string         // refuse | kick-oldest: a client beyond tcp_max_clients
+	TCPProtocol    string         // raw | rfc2217
 	TCPIdleTimeout time.Duration  // 0: none
 	TCPAllow       []netip.Prefix // empty: any address
 
@@ -247,6 +248,7 @@ type deviceFile struct {
 	TCPListen      string   `toml:"tcp_listen"`
 	TCPMaxClients  int      `toml:"tcp_max_clients"`
 	TCPOverflow    string   `toml:"tcp_overflow"`
+	TCPProtocol    string   `toml:"tcp_protocol"`
 	TCPIdleTimeout Duration `toml:"tcp_idle_timeout"`
 	TCPAllow       []string `toml:"tcp_allow"`
 	ReconnectMin   Duration `toml:"reconnect_min"`
@@ -286,6 +288,7 @@ func defaultDevice() deviceFile {
 		Publish:       true,
 		TCPMaxClients: 4,
 		TCPOverflow:   "refuse",
+		TCPProtocol:   "raw",
 		ReconnectMin:  Duration(100 * time.Millisecond),
 		ReconnectMax:  Duration(30 * time.Second),
 	}

@@ -47,7 +47,7 @@ func TestDefaults(t *testing.T) {
 	want := config.Device{
 		Name: "gps", Kind: "serial", Path: "/dev/ttyUSB0", Baud: 9600, DataBits: 8, Parity: "none",
 		StopBits: 1, Flow: "none", Framing: "line", Delimiter: []byte("\n"), IdleGap: 5 * time.Millisecond,
-		MaxFrame: 4096, Encoding: "text", Publish: true, TCPMaxClients: 4, TCPOverflow: "refuse",
+		MaxFrame: 4096, Encoding: "text", Publish: true, TCPMaxClients: 4, TCPOverflow: "refuse", TCPProtocol: "raw",
 		ReconnectMin: 100 * time.Millisecond, ReconnectMax: 30 * time.Second,
 	}
 	if fmt.Sprintf("%+v", d) != fmt.Sprintf("%+v", want) {
@@ -80,6 +80,7 @@ delimiter = "\r\n"
 publish = false
 tcp_listen = "0.0.0.0:4001"
 tcp_overflow = "kick-oldest"
+tcp_protocol = "rfc2217"
 tcp_idle_timeout = "10m"
 tcp_allow = ["192.168.1.0/24", "10.0.0.7"]
 [[device]]
@@ -106,7 +107,7 @@ frame_size = 16
 	if d.USB != "067b:2303" || d.Baud != 250000 || string(d.Delimiter) != "\r\n" || d.Publish || d.TCPListen != "0.0.0.0:4001" {
 		t.Errorf("device %+v", d)
 	}
-	if d.TCPOverflow != "kick-oldest" || d.TCPIdleTimeout != 10*time.Minute ||
+	if d.TCPOverflow != "kick-oldest" || d.TCPProtocol != "rfc2217" || d.TCPIdleTimeout != 10*time.Minute ||
 		fmt.Sprint(d.TCPAllow) != "[192.168.1.0/24 10.0.0.7/32]" {
 		t.Errorf("tcp settings %v %v %v", d.TCPOverflow, d.TCPIdleTimeout, d.TCPAllow)
 	}
@@ -162,6 +163,8 @@ func TestErrors(t *testing.T) {
 		{"prefix wildcard", "[gateway]\nid = \"g\"\n[mqtt]\ntopic_prefix = \"a/#\"\n", []string{"t.toml:4: mqtt.topic_prefix:"}},
 		{"bad broker", "[gateway]\nid = \"g\"\n[mqtt]\nbroker = \"http://x\"\n", []string{"t.toml:4: mqtt.broker:", "http"}},
 		{"listen without host", minimal + "tcp_listen = \":4001\"\n", []string{"t.toml:8: device[0].tcp_listen:", "0.0.0.0"}},
+		{"bad protocol", minimal + "tcp_protocol = \"telnet\"\n", []string{"t.toml:8: device[0].tcp_protocol: \"telnet\" is not one of raw, rfc2217"}},
+		{"rfc2217 on a file", "[gateway]\nid = \"g\"\n[[device]]\nname = \"f\"\nkind = \"file\"\npath = \"/run/f\"\ntcp_protocol = \"rfc2217\"\n", []string{"t.toml:7: device[0].tcp_protocol: rfc2217"}},
 		{"bad overflow", minimal + "tcp_overflow = \"kick\"\n", []string{"t.toml:8: device[0].tcp_overflow:"}},
 		{"bad allow", minimal + "tcp_allow = [\"10.0.0.0/8\", \"nope\"]\n", []string{"t.toml:8: device[0].tcp_allow: \"nope\""}},
 		{"stats too often", "[gateway]\nid = \"g\"\n[metrics]\nstats_interval = \"100ms\"\n", []string{"t.toml:4: metrics.stats_interval: 100ms: want 1s to 24h"}},

@@ -278,7 +278,7 @@ func (v *validator) device(key string, f *deviceFile) Device {
 		Framing: f.Framing, Delimiter: []byte(f.Delimiter), FrameSize: f.FrameSize,
 		IdleGap: time.Duration(f.IdleGap), MaxFrame: f.MaxFrame, Encoding: f.Encoding,
 		Writable: f.Writable, Publish: f.Publish,
-		TCPListen: f.TCPListen, TCPMaxClients: f.TCPMaxClients, TCPOverflow: f.TCPOverflow,
+		TCPListen: f.TCPListen, TCPMaxClients: f.TCPMaxClients, TCPOverflow: f.TCPOverflow, TCPProtocol: f.TCPProtocol,
 		TCPIdleTimeout: time.Duration(f.TCPIdleTimeout),
 		ReconnectMin:   time.Duration(f.ReconnectMin), ReconnectMax: time.Duration(f.ReconnectMax),
 	}
@@ -353,6 +353,10 @@ func (v *validator) device(key string, f *deviceFile) Device {
 		v.addf(key+".tcp_max_clients", "%d: must be at least 1", d.TCPMaxClients)
 	}
 	oneOf(v, key+".tcp_overflow", d.TCPOverflow, "refuse", "kick-oldest")
+	oneOf(v, key+".tcp_protocol", d.TCPProtocol, "raw", "rfc2217")
+	if d.TCPProtocol == "rfc2217" && d.Kind != "serial" {
+		v.addf(key+".tcp_protocol", "rfc2217 sets a serial port's line: kind = %q has none", d.Kind)
+	}
 	if d.TCPIdleTimeout < 0 {
 		v.addf(key+".tcp_idle_timeout", "%s: must not be negative (0 means none)", d.TCPIdleTimeout)
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/reactor"
 	"github.com/iogate/iogate/resources/mqtt"
+	"github.com/iogate/iogate/resources/serial"
 	"github.com/iogate/iogate/resources/tcp"
 	"github.com/iogate/iogate/spool"
 )
@@ -90,6 +91,8 @@ const (
 	timerClientIdle
 	timerListenerResume
 	timerSpoolSync
+	timerBreakEnd
+	timerModemPoll
 )
 
 type timerTask struct {
@@ -127,6 +130,9 @@ type Service struct {
 
 	byListener map[reactor.ID]*device
 	byClient   map[reactor.ID]*client
+	escaped    []byte // a device's read, escaped for RFC 2217 clients
+	tnData     []byte // what an RFC 2217 client sent for its device
+	tnReply    []byte // the answers to an RFC 2217 client
 
 	// The broker connection, when cfg.MQTT.Kind is not "none".
 	mqttOn      bool
@@ -232,7 +238,8 @@ func (s *Service) setBroker(cfg *config.Config) error {
 
 // newDevice prepares a device of the configuration; it is opened later.
 func (s *Service) newDevice(dc config.Device) (*device, error) {
-	d := &device{cfg: dc, log: s.log.WithField("device", dc.Name)}
+	d := &device{cfg: dc, log: s.log.WithField("device", dc.Name), lines: defaultLines}
+	d.mode = d.configMode()
 	d.setTopics(s.cfg.MQTT.TopicPrefix)
 	fc, err := framingConfig(dc)
 	if err != nil {
@@ -541,6 +548,10 @@ func (s *Service) Timer(_ *reactor.Reactor, id reactor.TimerID) {
 		s.clientIdle(task.client)
 	case timerSpoolSync:
 		s.syncSpool()
+	case timerBreakEnd:
+		s.endBreak(task.dev)
+	case timerModemPoll:
+		s.notifyModem(task.dev)
 	case timerListenerResume:
 		if task.dev.listener != 0 {
 			s.r.Resume(task.dev.listener)
@@ -633,6 +644,8 @@ func (s *Service) openDevice(d *device) {
 			t.Close()
 		} else {
 			d.id = id
+			d.port, _ = t.(*serial.Port)
+			s.reapply(d)
 		}
 	}
 	now := s.r.Now()
@@ -660,7 +673,7 @@ func (s *Service) openDevice(d *device) {
 // it is reopened after a backoff.
 func (s *Service) deviceDown(d *device, cause error) {
 	delete(s.byID, d.id)
-	d.id = 0
+	d.id, d.port = 0, nil
 	d.stats.Online = false
 	s.cancel(&d.idle)
 	if d.framing.Kind == framing.Idle {

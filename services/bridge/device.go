@@ -10,6 +10,7 @@ import (
 	"github.com/iogate/iogate/reactor"
 	"github.com/iogate/iogate/resources/file"
 	"github.com/iogate/iogate/resources/serial"
+	"github.com/iogate/iogate/rfc2217"
 )
 
 // device is the bridge's state for one [[device]]: its resource while
@@ -18,7 +19,8 @@ type device struct {
 	cfg config.Device
 	log *logrus.Entry
 
-	id      reactor.ID // 0 while closed
+	id      reactor.ID   // 0 while closed
+	port    *serial.Port // while open, for kind = "serial"
 	openAt  time.Time
 	backoff time.Duration // the wait before the next reopen
 	reopen  reactor.TimerID
@@ -27,6 +29,14 @@ type device struct {
 	listener reactor.ID // raw TCP access, when tcp_listen is set
 	clients  []*client  // oldest first
 	paused   bool       // the clients are paused: the device's output is congested
+
+	// RFC 2217 access: the line settings in force, and the client that
+	// set them.
+	mode       serial.Mode
+	lines      rfc2217.Lines
+	controller *client
+	breakTimer reactor.TimerID
+	modemTimer reactor.TimerID
 
 	decoder *framing.Decoder
 	framing framing.Config
@@ -91,13 +101,18 @@ func (d *device) open() (reactor.Transport, error) {
 			name += ":" + d.cfg.USBSerial
 		}
 	}
-	return serial.Open(name, serial.Mode{
+	return serial.Open(name, d.configMode())
+}
+
+// configMode is the line settings of the configuration.
+func (d *device) configMode() serial.Mode {
+	return serial.Mode{
 		Baud:     d.cfg.Baud,
 		DataBits: d.cfg.DataBits,
 		Parity:   serial.Parity(d.cfg.Parity),
 		StopBits: d.cfg.StopBits,
 		Flow:     serial.Flow(d.cfg.Flow),
-	})
+	}
 }
 
 // nextBackoff returns the wait before the next reopen and doubles it, up

@@ -156,7 +156,7 @@ func (s *Service) closeDevice(d *device) {
 		res.Close()
 	}
 	delete(s.byID, d.id)
-	d.id = 0
+	d.id, d.port = 0, nil
 }
 
 // reconnect connects with the current settings at once, if there is a broker.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/iogate/iogate/reactor"
 	"github.com/iogate/iogate/resources/tcp"
+	"github.com/iogate/iogate/rfc2217"
 )
 
 // clientLimits bound what a raw TCP client may have waiting: past Max it is
@@ -26,6 +27,9 @@ type client struct {
 	addr netip.AddrPort
 	last time.Time // the last traffic either way, for the idle timeout
 	idle reactor.TimerID
+
+	tn       *rfc2217.Server // tcp_protocol = "rfc2217"; nil for raw
+	notified bool            // told the modem lines since it agreed to COM-PORT-OPTION
 }
 
 // remoteAddr is what the bridge needs of an accepted connection.
@@ -90,6 +94,9 @@ func (s *Service) accept(d *device, t reactor.Transport) {
 		s.r.Pause(id)
 	}
 	e.Info("tcp: client connected")
+	if d.cfg.TCPProtocol == "rfc2217" {
+		s.telnetGreeting(c)
+	}
 }
 
 func allowed(allow []netip.Prefix, a netip.Addr) bool {
@@ -115,25 +122,52 @@ func (s *Service) afterClient(d time.Duration, c *client) reactor.TimerID {
 // slow to take it.
 func (s *Service) fanout(d *device, data []byte) {
 	now := s.r.Now()
+	s.escaped = s.escaped[:0]
 	for i := 0; i < len(d.clients); {
 		c := d.clients[i]
-		if err := s.r.Send(c.id, data); err != nil {
-			if errors.Is(err, reactor.ErrOverflow) {
-				s.dropClient(c, "too slow: it did not read what the device sent")
-			} else {
-				s.forgetClient(c) // the write failed: Disconnected follows and closes it
+		out := data
+		if c.tn != nil {
+			if len(s.escaped) == 0 {
+				s.escaped = rfc2217.Escape(s.escaped, data)
 			}
-			continue
+			out = s.escaped
+		}
+		if !s.sendClient(c, out) {
+			continue // c is gone from d.clients
 		}
 		c.last = now
 		i++
 	}
 }
 
-// fromClient writes what a client sent to its device, in arrival order.
+// sendClient sends data to a client. It reports false when the client is
+// gone: dropped for being too slow, or its connection failed.
+func (s *Service) sendClient(c *client, data []byte) bool {
+	err := s.r.Send(c.id, data)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, reactor.ErrOverflow):
+		s.dropClient(c, "too slow: it did not read what the device sent")
+	default:
+		s.forgetClient(c) // the write failed: Disconnected follows and closes it
+	}
+	return false
+}
+
+// fromClient takes what a client sent, in arrival order.
 func (s *Service) fromClient(c *client, data []byte) {
-	d := c.dev
 	c.last = s.r.Now()
+	if c.tn != nil {
+		s.fromTelnet(c, data)
+		return
+	}
+	s.toDevice(c, data)
+}
+
+// toDevice writes a client's data to its device, or discards it.
+func (s *Service) toDevice(c *client, data []byte) {
+	d := c.dev
 	switch {
 	case !d.cfg.Writable:
 		d.stats.TCPDiscarded += uint64(len(data))
@@ -195,6 +229,7 @@ func (s *Service) dropClient(c *client, why string) {
 
 // forgetClient removes a client that is gone.
 func (s *Service) forgetClient(c *client) {
+	s.releasePort(c)
 	s.cancel(&c.idle)
 	delete(s.byClient, c.id)
 	c.dev.clients = slices.DeleteFunc(c.dev.clients, func(x *client) bool { return x == c })
@@ -223,4 +258,9 @@ func (s *Service) closeAllTCP() {
 	for _, d := range s.devices {
 		s.closeTCP(d)
 	}
+}
+
+// clientLog is the device's logger with the client's address.
+func (s *Service) clientLog(c *client) *logrus.Entry {
+	return c.dev.log.WithField("client", c.addr.String())
 }
