@@ -221,6 +221,7 @@ func profile(cfg config, t tools) ([]sample, error) {
 			if err != nil {
 				return nil, fmt.Errorf("profile %s, %s: %w", c, impl, err)
 			}
+			s.tries = 1
 			fmt.Fprintf(os.Stderr, "%s (under perf)\n  %s\n", s, s.perf.perFrame(s.total()))
 			out = append(out, s)
 		}
