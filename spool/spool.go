@@ -523,6 +523,10 @@ func (s *Spool) First() uint64 { return s.acked }
 // Next returns the seq the next Append will return.
 func (s *Spool) Next() uint64 { return s.segs[len(s.segs)-1].next }
 
+// Size is the size of the segment files, as Stats().Bytes, without the
+// cost of the rest of Stats.
+func (s *Spool) Size() int64 { return s.size }
+
 // MaxRecord returns the largest record Append accepts, in bytes on disk:
 // len(key)+len(payload)+RecordOverhead. A ReadFrom buffer of this size
 // holds any record, unless an earlier run had a larger SegmentBytes.

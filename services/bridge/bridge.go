@@ -163,7 +163,9 @@ type Service struct {
 	ackLatency  metrics.Buckets // from a PUBLISH to its PUBACK
 	out         *outbox
 	batch       []byte
-	pausedAll   bool
+	pausedAll   bool   // every device paused: see backpressure
+	pauses      uint64 // times pausedAll was set
+	spoolFloor  int64  // the smallest the spool was since the broker connected
 	statusTopic string
 	statsTopic  string
 
@@ -890,6 +892,9 @@ func (s *Service) brokerUp() {
 	s.state = brokerUp
 	s.connects++
 	s.brokerSince, s.brokerErr = s.r.Now(), nil
+	if s.sp != nil {
+		s.spoolFloor = s.sp.Size()
+	}
 	s.retryWait = 0
 	s.log.WithField("broker", s.cfg.MQTT.Broker).Info("mqtt: connected")
 	now := s.r.Now()
@@ -990,18 +995,27 @@ func (s *Service) pump() {
 }
 
 // backpressure pauses every device while too many frames are held in
-// memory only (the spool could not take them), and resumes them below the
-// low mark.
+// memory only (the spool could not take them), or while the broker is
+// connected but slower than the devices, and resumes them below the low
+// marks.
 func (s *Service) backpressure() {
+	behindHigh, behindLow := s.brokerBehind()
 	switch {
 	case !s.pausedAll && s.out.unspooled >= memoryHigh:
 		s.pausedAll = true
 		s.logLimited(s.log.WithField("queued", s.out.len()), "backpressure", logrus.WarnLevel,
 			"frames the spool could not take fill memory: devices paused", nil)
-	case s.pausedAll && s.out.unspooled <= memoryLow && !s.stopping:
+	case !s.pausedAll && behindHigh:
+		s.pausedAll = true
+		s.logLimited(s.log.WithField("spool_bytes", s.sp.Size()), "backpressure", logrus.WarnLevel,
+			"the broker takes frames slower than the devices send them: devices paused until it catches up", nil)
+	case s.pausedAll && s.out.unspooled <= memoryLow && behindLow && !s.stopping:
 		s.pausedAll = false
 	default:
 		return
+	}
+	if s.pausedAll {
+		s.pauses++
 	}
 	for _, d := range s.devices {
 		if d.id == 0 {
@@ -1013,6 +1027,23 @@ func (s *Service) backpressure() {
 			s.r.Resume(d.id)
 		}
 	}
+}
+
+// brokerBehind tells whether the spool grew, while the broker was
+// connected, by a quarter of spool.max_bytes (high) or by less than an
+// eighth (low), from the smallest it was since the connection came up.
+// A broker that is there but slower than the devices then slows the
+// devices down, as a full outbox did, instead of filling the spool until
+// spool.overflow drops frames; an outage, or the backlog an outage left,
+// still fills or drains the spool without pausing anything.
+func (s *Service) brokerBehind() (high, low bool) {
+	if s.sp == nil || s.state != brokerUp {
+		return false, true
+	}
+	size := s.sp.Size()
+	s.spoolFloor = min(s.spoolFloor, size)
+	grown := size - s.spoolFloor
+	return grown >= s.cfg.Spool.MaxBytes/4, grown <= s.cfg.Spool.MaxBytes/8
 }
 
 // brokerEvents is the MQTT session's handler: what the broker says.

@@ -24,6 +24,8 @@ type Snapshot struct {
 	Started  time.Time
 	Wakeups  uint64 // reactor loop iterations
 	Stopping bool
+	Paused   bool        // every device paused: frames pile up faster than the broker or the spool takes them
+	Pauses   uint64      // times the devices were paused so
 	MQTT     *MQTTStats  // nil with broker = "none"
 	Spool    *SpoolStats // nil without a spool
 	Devices  []DeviceStats
@@ -76,6 +78,8 @@ func (s *Service) snapshot() Snapshot {
 		Started:  s.started,
 		Wakeups:  s.r.Wakeups(),
 		Stopping: s.stopping,
+		Paused:   s.pausedAll,
+		Pauses:   s.pauses,
 		Devices:  make([]DeviceStats, len(s.devices)),
 	}
 	for i, d := range s.devices {
@@ -141,6 +145,8 @@ func (sn *Snapshot) Prometheus(w *metrics.Writer) {
 	w.One("iogate_start_time_seconds", metrics.Gauge, "When the gateway started, in seconds since the Unix epoch.",
 		float64(sn.Started.UnixNano())/1e9)
 	w.One("iogate_reactor_wakeups_total", metrics.Counter, "Iterations of the reactor loop.", float64(sn.Wakeups))
+	w.One("iogate_backpressure", metrics.Gauge, "1 while every device is paused because the broker or the spool cannot keep up.", bit(sn.Paused))
+	w.One("iogate_backpressure_total", metrics.Counter, "Times every device was paused so.", float64(sn.Pauses))
 	if m := sn.MQTT; m != nil {
 		w.One("iogate_mqtt_connected", metrics.Gauge, "1 while the broker connection is up.", bit(m.Connected))
 		w.One("iogate_mqtt_reconnects_total", metrics.Counter, "Broker connections after the first.", float64(m.Reconnects()))
@@ -226,6 +232,8 @@ func (sn *Snapshot) statsJSON() ([]byte, error) {
 		TS      string                 `json:"ts"`
 		Uptime  float64                `json:"uptime_s"`
 		Wakeups uint64                 `json:"wakeups"`
+		Paused  bool                   `json:"paused"`
+		Pauses  uint64                 `json:"pauses"`
 		MQTT    *mqttJSON              `json:"mqtt,omitempty"`
 		Spool   *spoolJSON             `json:"spool,omitempty"`
 		Devices map[string]DeviceStats `json:"devices"`
@@ -233,6 +241,8 @@ func (sn *Snapshot) statsJSON() ([]byte, error) {
 		TS:      sn.Time.UTC().Format(time.RFC3339Nano),
 		Uptime:  sn.Time.Sub(sn.Started).Seconds(),
 		Wakeups: sn.Wakeups,
+		Paused:  sn.Paused,
+		Pauses:  sn.Pauses,
 		Devices: make(map[string]DeviceStats, len(sn.Devices)),
 	}
 	if m := sn.MQTT; m != nil {
