@@ -5,15 +5,36 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/iogate/iogate/resources/serial"
 )
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
-	var out, errOut bytes.Buffer
+	var out, errOut lockedBuffer
 	code = run(args, &out, &errOut)
 	return code, out.String(), errOut.String()
+}
+
+// lockedBuffer is a bytes.Buffer that goroutines may write while the test
+// reads it: the embedded broker's connection goroutines can log a moment
+// after the command returned.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestUsageAndExitCodes(t *testing.T) {
