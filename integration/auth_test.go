@@ -69,9 +69,10 @@ func authGateway(t *testing.T, mq *mosquitto, mqtt string, wantIn bool, refusedF
 		dev.write("authenticated\n")
 		sub.expect(dev.topic("rx"), "authenticated")
 		// mosquitto: "New client connected from ... as iogate-edge-01 (p2, c1, k10, u'gw-edge')."
-		if !mq.log.contains(fmt.Sprintf("as iogate-%s (", gatewayID)) || !mq.log.contains(fmt.Sprintf("u'%s'", brokerUser)) {
-			t.Errorf("mosquitto did not log the gateway logged in as %s", brokerUser)
-		}
+		// Its log is read on a goroutine of its own: wait for the line.
+		mq.log.waitUntil(t, "mosquitto's line that the gateway logged in as "+brokerUser, func() bool {
+			return mq.log.contains(fmt.Sprintf("as iogate-%s (", gatewayID)) && mq.log.contains(fmt.Sprintf("u'%s'", brokerUser))
+		})
 	} else {
 		refusal := gw.log.waitFor(t, "warning: mqtt: cannot connect", func(e entry) bool {
 			return e.is("warning", "mqtt: cannot connect")
