@@ -24,7 +24,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +31,7 @@ import (
 	"github.com/iogate/iogate/bench/internal/machine"
 	"github.com/iogate/iogate/bench/internal/proc"
 	"github.com/iogate/iogate/bench/internal/report"
+	"github.com/iogate/iogate/bench/internal/runs"
 )
 
 // The programs are started from the main goroutine, locked to the main
@@ -49,27 +49,18 @@ const (
 )
 
 type config struct {
-	out       string
-	rounds    int
-	duration  time.Duration
-	warmup    time.Duration
-	impls     []string
-	cases     []string
-	devices   int
-	rate      float64
-	line      int
-	subQoS    int
-	inflight  int
-	drain     time.Duration
-	settle    time.Duration
-	quiet     float64
-	disturbed float64
-	retries   int
-	perfDir   string
-	iogate    string
-	rev       string
-	quick     bool
-	args      []string
+	runs.Flags
+	out      string
+	impls    []string
+	cases    []string
+	devices  int
+	rate     float64
+	line     int
+	subQoS   int
+	inflight int
+	drain    time.Duration
+	perfDir  string
+	args     []string
 }
 
 func main() {
@@ -87,10 +78,8 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	cfg := config{args: args}
 	fs := flag.NewFlagSet("mqttbench", flag.ContinueOnError)
+	cfg.Register(fs, "bridge")
 	fs.StringVar(&cfg.out, "out", "", "markdown `file` whose "+section+" section is rewritten; empty prints it")
-	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds; each runs every bridge once per case")
-	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time of one run")
-	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "writing before the measured time of each run")
 	impls := fs.String("impls", strings.Join(allImpls, ","), "comma-separated bridges: "+strings.Join(allImpls, ", "))
 	cases := fs.String("cases", caseFull+","+casePaced, "comma-separated cases: full (1 device at full speed), paced (-devices at -rate)")
 	fs.IntVar(&cfg.devices, "devices", 8, "paced: devices")
@@ -99,65 +88,32 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.subQoS, "sub-qos", 0, "QoS of the subscriber's subscription (the bridges publish at QoS 1)")
 	fs.IntVar(&cfg.inflight, "inflight", 64, "gobridge: publishes per port awaiting their PUBACK (iogate's window is 64)")
 	fs.DurationVar(&cfg.drain, "drain", 20*time.Second, "after the writer stops, how long the frames may take to arrive without any progress before those missing are counted lost")
-	fs.DurationVar(&cfg.settle, "settle", 20*time.Second, "before each run, wait up to this long for the machine to be quiet; 0 does not wait")
-	fs.Float64Var(&cfg.quiet, "quiet", 0.25, "CPUs of background load below which the machine counts as quiet")
-	fs.Float64Var(&cfg.disturbed, "disturbed", 0.5, "CPUs of background load during a run above which it is run again")
-	fs.IntVar(&cfg.retries, "retries", 1, "runs made again at most, per bridge and round, when disturbed")
 	fs.StringVar(&cfg.perfDir, "perf", "", "after the rounds, run every bridge once more per case under perf record -g, and leave the profiles and perf report's summaries in `dir`")
-	fs.StringVar(&cfg.iogate, "iogate", "", "iogate `binary` to run, for comparing builds; empty builds iogate's ./cmd/iogate")
-	fs.StringVar(&cfg.rev, "iogate-rev", "", "build iogate from this git `revision` (git archive) instead of the work tree, whose uncommitted changes are then left out")
-	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 1 round of 2 s, 0.5 s warm-up, no settling, unless flags say otherwise")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if cfg.quick {
-		// Quick changes the defaults only: flags given explicitly stand.
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if !set["rounds"] {
-			cfg.rounds = 1
-		}
-		if !set["duration"] {
-			cfg.duration = 2 * time.Second
-		}
-		if !set["warmup"] {
-			cfg.warmup = 500 * time.Millisecond
-		}
-		if !set["settle"] {
-			cfg.settle = 0
-		}
-		if !set["retries"] {
-			cfg.retries = 0
-		}
+	if err := cfg.Finish(fs); err != nil {
+		return cfg, err
 	}
-	for f := range strings.SplitSeq(*impls, ",") {
-		f = strings.TrimSpace(f)
-		if !slices.Contains(allImpls, f) {
-			return cfg, fmt.Errorf("-impls: no bridge %q; there are %s", f, strings.Join(allImpls, ", "))
-		}
-		cfg.impls = append(cfg.impls, f)
+	var err error
+	if cfg.impls, err = runs.Choose("impls", *impls, allImpls, "bridge"); err != nil {
+		return cfg, err
 	}
-	for f := range strings.SplitSeq(*cases, ",") {
-		f = strings.TrimSpace(f)
-		if f != caseFull && f != casePaced {
-			return cfg, fmt.Errorf("-cases: no case %q; there are full, paced", f)
-		}
-		cfg.cases = append(cfg.cases, f)
+	if cfg.cases, err = runs.Choose("cases", *cases, []string{caseFull, casePaced}, "case"); err != nil {
+		return cfg, err
 	}
 	switch {
-	case cfg.rounds <= 0 || cfg.duration <= 0 || cfg.warmup < 0 || cfg.drain <= 0:
-		return cfg, errors.New("-rounds, -duration and -drain must be positive, -warmup not negative")
+	case cfg.drain <= 0:
+		return cfg, errors.New("-drain must be positive")
 	case cfg.devices <= 0 || cfg.rate <= 0 || cfg.inflight <= 0:
 		return cfg, errors.New("-devices, -rate and -inflight must be positive")
 	case cfg.line < seqDigits+2:
 		return cfg, fmt.Errorf("-line %d: want at least %d", cfg.line, seqDigits+2)
 	case cfg.subQoS < 0 || cfg.subQoS > 1:
 		return cfg, errors.New("-sub-qos: 0 or 1")
-	case cfg.settle < 0 || cfg.retries < 0:
-		return cfg, errors.New("-settle and -retries must not be negative")
 	}
 	return cfg, nil
 }
@@ -180,9 +136,9 @@ func run(cfg config) error {
 		return err
 	}
 	commit := ""
-	if cfg.iogate != "" {
-		t.iogate = cfg.iogate
-	} else if t.iogate, commit, err = build.Iogate(dir, cfg.rev); err != nil {
+	if cfg.Iogate != "" {
+		t.iogate = cfg.Iogate
+	} else if t.iogate, commit, err = build.Iogate(dir, cfg.Rev); err != nil {
 		return err
 	}
 	t.gobridge = filepath.Join(dir, "gobridge")
@@ -191,7 +147,7 @@ func run(cfg config) error {
 	if err := gb.Run(); err != nil {
 		return fmt.Errorf("build gobridge: %w", err)
 	}
-	m := describe(t, cfg.iogate, commit)
+	m := describe(t, cfg.Iogate, commit)
 	if t.broker, err = startBroker(dir, t.brokerBin); err != nil {
 		return err
 	}
@@ -203,7 +159,7 @@ func run(cfg config) error {
 	defer sub.close()
 
 	var samples []sample
-	for round := range cfg.rounds {
+	for round := range cfg.Rounds {
 		for ci, c := range cfg.cases {
 			// Rotate the order every round and case, so that every bridge
 			// runs first, middle and last as often.
@@ -235,7 +191,7 @@ func run(cfg config) error {
 // measureQuiet measures one bridge once the machine is quiet, and again
 // while disturbed (machine.LeastDisturbed).
 func measureQuiet(cfg config, t tools, sub *subscriber, kase, impl string, round int) (sample, error) {
-	policy := machine.Policy{Settle: cfg.settle, Quiet: cfg.quiet, Disturbed: cfg.disturbed, Retries: cfg.retries}
+	policy := machine.Policy{Settle: cfg.Settle, Quiet: cfg.Quiet, Disturbed: cfg.Disturbed, Retries: cfg.Retries}
 	s, runs, err := machine.LeastDisturbed(policy, func(try int) (sample, error) { return measure(cfg, t, sub, kase, impl, round, try, "") },
 		func(s sample) float64 { return s.other }, os.Stderr)
 	s.tries = runs
@@ -255,7 +211,7 @@ func profile(cfg config, t tools, sub *subscriber) error {
 	for _, c := range cfg.cases {
 		for _, impl := range cfg.impls {
 			data := filepath.Join(cfg.perfDir, fmt.Sprintf("%s-%s.data", impl, c))
-			s, err := measure(cfg, t, sub, c, impl, cfg.rounds, 0, data)
+			s, err := measure(cfg, t, sub, c, impl, cfg.Rounds, 0, data)
 			if err != nil {
 				return fmt.Errorf("profile %s, %s: %w", c, impl, err)
 			}

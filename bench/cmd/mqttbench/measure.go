@@ -113,7 +113,7 @@ func measure(cfg config, t tools, sub *subscriber, kase, impl string, round, try
 		ptys = append(ptys, p)
 		paths = append(paths, p.SlavePath())
 	}
-	capacity := int(rate*(cfg.warmup+cfg.duration).Seconds()) + int(5*rate)
+	capacity := int(rate*(cfg.Warmup+cfg.Duration).Seconds()) + int(5*rate)
 	w := newWriter(ptys, cfg.line, rate, capacity)
 	prefix := fmt.Sprintf("bench/r%d-%s-%s-%d", round+1, kase, impl, try+1)
 	if perfData != "" {
@@ -138,7 +138,7 @@ func measure(cfg config, t tools, sub *subscriber, kase, impl string, round, try
 			w.halt()
 		}
 	}()
-	time.Sleep(cfg.warmup) // the warm-up is a length of time, not a wait for an event
+	time.Sleep(cfg.Warmup) // the warm-up is a length of time, not a wait for an event
 
 	a, err := snapshot(b, t, sub, w)
 	if err != nil {
@@ -152,7 +152,7 @@ func measure(cfg config, t tools, sub *subscriber, kase, impl string, round, try
 			return s, err
 		}
 	}
-	time.Sleep(cfg.duration) // the measured window
+	time.Sleep(cfg.Duration) // the measured window
 	z, err := snapshot(b, t, sub, w)
 	if err != nil {
 		return s, err

@@ -155,13 +155,13 @@ iogate's window of 64). All publish the line without its newline on PREFIX/dN/rx
 		args = " " + strings.Join(cfg.args, " ")
 	}
 	fmt.Fprintf(&b, "- Command: `cd bench && go run ./cmd/mqttbench%s` — regenerate with `make bench`\n", args)
-	fmt.Fprintf(&b, "- %d rounds; in each, every bridge runs once per case, in an order rotated every round and\n", cfg.rounds)
-	fmt.Fprintf(&b, "  case; a run is fresh ptys, a fresh bridge, %v of writing before a measured window of %v,\n", cfg.warmup, cfg.duration)
+	fmt.Fprintf(&b, "- %d rounds; in each, every bridge runs once per case, in an order rotated every round and\n", cfg.Rounds)
+	fmt.Fprintf(&b, "  case; a run is fresh ptys, a fresh bridge, %v of writing before a measured window of %v,\n", cfg.Warmup, cfg.Duration)
 	fmt.Fprintf(&b, "  then the writer stops and the run waits for every line to arrive (a line still missing\n")
 	fmt.Fprintf(&b, "  after %v without any arrival is lost). Figures are medians over the rounds, ranges the\n", cfg.drain)
 	fmt.Fprintf(&b, "  lowest and highest run.\n")
-	fmt.Fprintf(&b, "- Before each run the driver waits up to %v for the machine's background load to fall below\n", cfg.settle)
-	fmt.Fprintf(&b, "  %.2f CPUs; a run with more than %.2f CPUs of other load is run again, up to %d more times,\n", cfg.quiet, cfg.disturbed, cfg.retries)
+	fmt.Fprintf(&b, "- Before each run the driver waits up to %v for the machine's background load to fall below\n", cfg.Settle)
+	fmt.Fprintf(&b, "  %.2f CPUs; a run with more than %.2f CPUs of other load is run again, up to %d more times,\n", cfg.Quiet, cfg.Disturbed, cfg.Retries)
 	fmt.Fprintf(&b, "  and the least disturbed kept.\n")
 
 	b.WriteString("\nThe commands, as run (PORT is the broker's, /dev/pts/N a fresh pty, PREFIX `bench/<run>`):\n\n```sh\n")

@@ -31,6 +31,7 @@ import (
 	"github.com/iogate/iogate/bench/internal/machine"
 	"github.com/iogate/iogate/bench/internal/proc"
 	"github.com/iogate/iogate/bench/internal/report"
+	"github.com/iogate/iogate/bench/internal/runs"
 )
 
 // The servers are started from the main goroutine, locked to the main
@@ -42,26 +43,17 @@ func init() { runtime.LockOSThread() }
 const section = "serial-tcp"
 
 type config struct {
-	out       string
-	rounds    int
-	duration  time.Duration
-	warmup    time.Duration
-	impls     []string
-	cases     []string
-	devices   int
-	rate      float64
-	line      int
-	chunk     int
-	drain     time.Duration
-	settle    time.Duration
-	quiet     float64
-	disturbed float64
-	retries   int
-	perfDir   string
-	iogate    string
-	rev       string
-	quick     bool
-	args      []string
+	runs.Flags
+	out     string
+	impls   []string
+	cases   []string
+	devices int
+	rate    float64
+	line    int
+	chunk   int
+	drain   time.Duration
+	perfDir string
+	args    []string
 }
 
 func main() {
@@ -79,10 +71,8 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	cfg := config{args: args}
 	fs := flag.NewFlagSet("tcpbench", flag.ContinueOnError)
+	cfg.Register(fs, "server")
 	fs.StringVar(&cfg.out, "out", "", "markdown `file` whose "+section+" section is rewritten; empty prints it")
-	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds; each runs every server once per case")
-	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time of one run")
-	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "writing before the measured time of each run")
 	impls := fs.String("impls", implIogate+","+implSer2net, "comma-separated servers: "+strings.Join(allImpls, ", "))
 	cases := fs.String("cases", strings.Join(allCases, ","), "comma-separated cases: full-rx (1 device → its client at full speed), full-tx (1 client → its device at full speed), paced (-devices at -rate each way)")
 	fs.IntVar(&cfg.devices, "devices", 8, "paced: devices")
@@ -90,63 +80,30 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.line, "line", 64, "line size in bytes, the newline included")
 	fs.IntVar(&cfg.chunk, "chunk", 64, "full speed: lines per write")
 	fs.DurationVar(&cfg.drain, "drain", 10*time.Second, "after the writer stops, how long the lines may take to arrive without any progress before the run fails")
-	fs.DurationVar(&cfg.settle, "settle", 20*time.Second, "before each run, wait up to this long for the machine to be quiet; 0 does not wait")
-	fs.Float64Var(&cfg.quiet, "quiet", 0.25, "CPUs of background load below which the machine counts as quiet")
-	fs.Float64Var(&cfg.disturbed, "disturbed", 0.5, "CPUs of background load during a run above which it is run again")
-	fs.IntVar(&cfg.retries, "retries", 1, "runs made again at most, per server and round, when disturbed")
 	fs.StringVar(&cfg.perfDir, "perf", "", "after the rounds, run every server once more per case under perf stat (system calls by name, context switches) and perf record -g, and leave the counts, profiles and perf report's summaries in `dir`")
-	fs.StringVar(&cfg.iogate, "iogate", "", "iogate `binary` to run, for comparing builds; empty builds iogate's ./cmd/iogate")
-	fs.StringVar(&cfg.rev, "iogate-rev", "", "build iogate from this git `revision` (git archive) instead of the work tree, whose uncommitted changes are then left out")
-	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 1 round of 2 s, 0.5 s warm-up, no settling, unless flags say otherwise")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if cfg.quick {
-		// Quick changes the defaults only: flags given explicitly stand.
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if !set["rounds"] {
-			cfg.rounds = 1
-		}
-		if !set["duration"] {
-			cfg.duration = 2 * time.Second
-		}
-		if !set["warmup"] {
-			cfg.warmup = 500 * time.Millisecond
-		}
-		if !set["settle"] {
-			cfg.settle = 0
-		}
-		if !set["retries"] {
-			cfg.retries = 0
-		}
+	if err := cfg.Finish(fs); err != nil {
+		return cfg, err
 	}
-	for f := range strings.SplitSeq(*impls, ",") {
-		f = strings.TrimSpace(f)
-		if !slices.Contains(allImpls, f) {
-			return cfg, fmt.Errorf("-impls: no server %q; there are %s", f, strings.Join(allImpls, ", "))
-		}
-		cfg.impls = append(cfg.impls, f)
+	var err error
+	if cfg.impls, err = runs.Choose("impls", *impls, allImpls, "server"); err != nil {
+		return cfg, err
 	}
-	for f := range strings.SplitSeq(*cases, ",") {
-		f = strings.TrimSpace(f)
-		if !slices.Contains(allCases, f) {
-			return cfg, fmt.Errorf("-cases: no case %q; there are %s", f, strings.Join(allCases, ", "))
-		}
-		cfg.cases = append(cfg.cases, f)
+	if cfg.cases, err = runs.Choose("cases", *cases, allCases, "case"); err != nil {
+		return cfg, err
 	}
 	switch {
-	case cfg.rounds <= 0 || cfg.duration <= 0 || cfg.warmup < 0 || cfg.drain <= 0:
-		return cfg, errors.New("-rounds, -duration and -drain must be positive, -warmup not negative")
+	case cfg.drain <= 0:
+		return cfg, errors.New("-drain must be positive")
 	case cfg.devices <= 0 || cfg.rate <= 0 || cfg.chunk <= 0:
 		return cfg, errors.New("-devices, -rate and -chunk must be positive")
 	case cfg.line < minLine:
 		return cfg, fmt.Errorf("-line %d: want at least %d", cfg.line, minLine)
-	case cfg.settle < 0 || cfg.retries < 0:
-		return cfg, errors.New("-settle and -retries must not be negative")
 	}
 	return cfg, nil
 }
@@ -164,16 +121,16 @@ func run(cfg config) error {
 		}
 	}
 	commit := ""
-	if cfg.iogate != "" {
-		t.iogate = cfg.iogate
-	} else if t.iogate, commit, err = build.Iogate(dir, cfg.rev); err != nil {
+	if cfg.Iogate != "" {
+		t.iogate = cfg.Iogate
+	} else if t.iogate, commit, err = build.Iogate(dir, cfg.Rev); err != nil {
 		return err
 	}
-	m := describe(t, cfg.iogate, commit)
-	policy := machine.Policy{Settle: cfg.settle, Quiet: cfg.quiet, Disturbed: cfg.disturbed, Retries: cfg.retries}
+	m := describe(t, cfg.Iogate, commit)
+	policy := machine.Policy{Settle: cfg.Settle, Quiet: cfg.Quiet, Disturbed: cfg.Disturbed, Retries: cfg.Retries}
 
 	var samples []sample
-	for round := range cfg.rounds {
+	for round := range cfg.Rounds {
 		for ci, c := range cfg.cases {
 			// Rotate the order every round and case, so that every server
 			// runs first and last as often.
@@ -217,7 +174,7 @@ func profile(cfg config, t tools) ([]sample, error) {
 	var out []sample
 	for _, c := range cfg.cases {
 		for _, impl := range cfg.impls {
-			s, err := measure(cfg, t, c, impl, cfg.rounds, cfg.perfDir)
+			s, err := measure(cfg, t, c, impl, cfg.Rounds, cfg.perfDir)
 			if err != nil {
 				return nil, fmt.Errorf("profile %s, %s: %w", c, impl, err)
 			}

@@ -245,7 +245,7 @@ func measure(cfg config, t tools, kase, impl string, round int, perfDir string) 
 			u.r.halt()
 		}
 	}()
-	time.Sleep(cfg.warmup) // the warm-up is a length of time, not a wait for an event
+	time.Sleep(cfg.Warmup) // the warm-up is a length of time, not a wait for an event
 
 	a, err := snapshot(u)
 	if err != nil {
@@ -258,7 +258,7 @@ func measure(cfg config, t tools, kase, impl string, round int, perfDir string) 
 			return s, err
 		}
 	}
-	time.Sleep(cfg.duration) // the measured window
+	time.Sleep(cfg.Duration) // the measured window
 	z, err := snapshot(u)
 	if err != nil {
 		return s, err

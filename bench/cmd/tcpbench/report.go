@@ -114,12 +114,12 @@ lost fails the run.
 		args = " " + strings.Join(cfg.args, " ")
 	}
 	fmt.Fprintf(&b, "- Command: `cd bench && go run ./cmd/tcpbench%s` — `make bench` runs it with the others\n", args)
-	fmt.Fprintf(&b, "- %d rounds; in each, every server runs once per case, in an order rotated every round and\n", cfg.rounds)
-	fmt.Fprintf(&b, "  case; a run is fresh ptys, a fresh server and fresh clients, %v of writing before a\n", cfg.warmup)
-	fmt.Fprintf(&b, "  measured window of %v, then the writer stops and the run waits for every line. Figures\n", cfg.duration)
+	fmt.Fprintf(&b, "- %d rounds; in each, every server runs once per case, in an order rotated every round and\n", cfg.Rounds)
+	fmt.Fprintf(&b, "  case; a run is fresh ptys, a fresh server and fresh clients, %v of writing before a\n", cfg.Warmup)
+	fmt.Fprintf(&b, "  measured window of %v, then the writer stops and the run waits for every line. Figures\n", cfg.Duration)
 	b.WriteString("  are medians over the rounds, ranges the lowest and highest run.\n")
-	fmt.Fprintf(&b, "- Before each run the driver waits up to %v for the machine's background load to fall below\n", cfg.settle)
-	fmt.Fprintf(&b, "  %.2f CPUs; a run with more than %.2f CPUs of other load is run again, up to %d more times,\n", cfg.quiet, cfg.disturbed, cfg.retries)
+	fmt.Fprintf(&b, "- Before each run the driver waits up to %v for the machine's background load to fall below\n", cfg.Settle)
+	fmt.Fprintf(&b, "  %.2f CPUs; a run with more than %.2f CPUs of other load is run again, up to %d more times,\n", cfg.Quiet, cfg.Disturbed, cfg.Retries)
 	b.WriteString("  and the least disturbed kept.\n")
 
 	b.WriteString("\nThe commands, as run (/dev/pts/N a fresh pty, PORT a free loopback port):\n\n```sh\n")
