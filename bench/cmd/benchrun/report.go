@@ -160,14 +160,7 @@ func summarize(samples []sample, impl string, conns int) (sample, bool) {
 	if len(ss) == 0 {
 		return sample{}, false
 	}
-	f := func(get func(sample) float64) float64 {
-		v := make([]float64, len(ss))
-		for i, s := range ss {
-			v[i] = get(s)
-		}
-		m, _, _ := report.Median(v)
-		return m
-	}
+	f := func(get func(sample) float64) float64 { m, _, _ := report.MedianOf(ss, get); return m }
 	return sample{
 		impl:      impl,
 		conns:     conns,

@@ -37,16 +37,9 @@ func summarizeSerial(samples []serialSample, kase, impl string) (serialSummary, 
 	if len(ss) == 0 {
 		return serialSummary{}, false
 	}
-	values := func(get func(serialSample) float64) []float64 {
-		v := make([]float64, len(ss))
-		for i, s := range ss {
-			v[i] = get(s)
-		}
-		return v
-	}
-	f := func(get func(serialSample) float64) float64 { m, _, _ := report.Median(values(get)); return m }
-	mbps, mbpsLo, mbpsHi := report.Median(values(serialSample.mbps))
-	cpu, cpuLo, cpuHi := report.Median(values(serialSample.cpuPerMB))
+	f := func(get func(serialSample) float64) float64 { m, _, _ := report.MedianOf(ss, get); return m }
+	mbps, mbpsLo, mbpsHi := report.MedianOf(ss, serialSample.mbps)
+	cpu, cpuLo, cpuHi := report.MedianOf(ss, serialSample.cpuPerMB)
 	return serialSummary{
 		mbps:       mbps,
 		mbpsLo:     mbpsLo,

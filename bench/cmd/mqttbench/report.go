@@ -99,13 +99,7 @@ func summarize(samples []sample, kase, impl string) (summary, bool) {
 	if len(ss) == 0 {
 		return summary{}, false
 	}
-	med := func(f func(sample) float64) (m, lo, hi float64) {
-		v := make([]float64, len(ss))
-		for i, s := range ss {
-			v[i] = f(s)
-		}
-		return report.Median(v)
-	}
+	med := func(f func(sample) float64) (m, lo, hi float64) { return report.MedianOf(ss, f) }
 	var sum summary
 	sum.n = len(ss)
 	sum.rate, sum.rateLo, sum.rateHi = med(sample.rate)

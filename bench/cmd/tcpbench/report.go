@@ -57,13 +57,7 @@ func summarize(samples []sample, kase, impl string) (summary, bool) {
 	if len(ss) == 0 {
 		return summary{}, false
 	}
-	median := func(f func(sample) float64) (m, lo, hi float64) {
-		v := make([]float64, len(ss))
-		for i, s := range ss {
-			v[i] = f(s)
-		}
-		return report.Median(v)
-	}
+	median := func(f func(sample) float64) (m, lo, hi float64) { return report.MedianOf(ss, f) }
 	med := func(f func(sample) float64) float64 { m, _, _ := median(f); return m }
 	var sum summary
 	sum.n = len(ss)

@@ -22,6 +22,16 @@ func Median(v []float64) (m, lo, hi float64) {
 	return m, s[0], s[n-1]
 }
 
+// MedianOf is Median of get applied to each of samples: the median of one
+// column of a benchmark's runs.
+func MedianOf[S any](samples []S, get func(S) float64) (m, lo, hi float64) {
+	v := make([]float64, len(samples))
+	for i, s := range samples {
+		v[i] = get(s)
+	}
+	return Median(v)
+}
+
 // Ratio is a/b as "1.23×", or "–" without a b.
 func Ratio(a, b float64) string {
 	if b == 0 {

@@ -41,3 +41,11 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestMedianOf(t *testing.T) {
+	type run struct{ rate float64 }
+	m, lo, hi := MedianOf([]run{{5}, {1}, {3}}, func(r run) float64 { return r.rate })
+	if m != 3 || lo != 1 || hi != 5 {
+		t.Errorf("MedianOf = %v, %v, %v; want 3, 1, 5", m, lo, hi)
+	}
+}
