@@ -481,7 +481,7 @@ func (s *Service) Disconnected(_ *reactor.Reactor, id reactor.ID, res reactor.Re
 		return
 	}
 	if c := s.byClient[id]; c != nil {
-		c.dev.log.WithField("client", c.addr.String()).Info("tcp: client disconnected")
+		c.logger().Info("tcp: client disconnected")
 		s.forgetClient(c)
 		return
 	}
@@ -551,7 +551,7 @@ func (s *Service) Timer(_ *reactor.Reactor, id reactor.TimerID) {
 	case timerSpoolSync:
 		s.syncSpool()
 	case timerBreakEnd:
-		s.endBreak(task.dev)
+		task.dev.endBreak()
 	case timerModemPoll:
 		s.notifyModem(task.dev)
 	case timerListenerResume:
@@ -647,7 +647,7 @@ func (s *Service) openDevice(d *device) {
 		} else {
 			d.id = id
 			d.port, _ = t.(*serial.Port)
-			s.reapply(d)
+			d.reapply()
 		}
 	}
 	now := s.r.Now()

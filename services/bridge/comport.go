@@ -56,7 +56,7 @@ func (s *Service) fromTelnet(c *client, in []byte) {
 			// The first notification tells the client the modem lines;
 			// pyserial reads none before it.
 			c.notified = true
-			s.tnReply = c.tn.NotifyModemState(s.tnReply, s.modemState(c.dev))
+			s.tnReply = c.tn.NotifyModemState(s.tnReply, c.dev.modemState())
 			s.pollModem(c.dev)
 		}
 		if len(s.tnReply) > 0 && !s.sendClient(c, s.tnReply) {
@@ -77,10 +77,10 @@ func (s *Service) comPort(c *client, cmd rfc2217.Command, reply []byte) []byte {
 		if next, ok := rfc2217.ApplyMode(d.mode, cmd); ok {
 			if next != d.mode && s.mayControl(c, cmd) {
 				if err := d.port.SetMode(next); err != nil {
-					s.logLimited(s.clientLog(c), d.cfg.Name+"/rfc2217-mode", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused by the port", err)
+					s.logLimited(c.logger(), d.cfg.Name+"/rfc2217-mode", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused by the port", err)
 				} else {
 					d.mode = next
-					s.clientLog(c).WithField("mode", next.String()).Info("rfc2217: line settings changed by the client")
+					c.logger().WithField("mode", next.String()).Info("rfc2217: line settings changed by the client")
 				}
 			}
 			return c.tn.Reply(reply, cmd.Op, rfc2217.ModeValue(d.mode, cmd))
@@ -88,7 +88,7 @@ func (s *Service) comPort(c *client, cmd rfc2217.Command, reply []byte) []byte {
 		if next, ok := rfc2217.ApplyLines(d.lines, cmd); ok {
 			if next != d.lines && s.mayControl(c, cmd) {
 				if err := setLines(d.port, d.lines, next); err != nil {
-					s.logLimited(s.clientLog(c), d.cfg.Name+"/rfc2217-lines", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused by the port", err)
+					s.logLimited(c.logger(), d.cfg.Name+"/rfc2217-lines", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused by the port", err)
 				} else {
 					d.lines = next
 				}
@@ -105,7 +105,7 @@ func (s *Service) comPort(c *client, cmd rfc2217.Command, reply []byte) []byte {
 				err = errors.Join(err, d.port.DiscardOutput())
 			}
 			if err != nil {
-				s.logLimited(s.clientLog(c), d.cfg.Name+"/rfc2217-purge", logrus.WarnLevel, "rfc2217: purge failed", err)
+				s.logLimited(c.logger(), d.cfg.Name+"/rfc2217-purge", logrus.WarnLevel, "rfc2217: purge failed", err)
 			}
 		}
 		return c.tn.Reply(reply, cmd.Op, cmd.Value)
@@ -117,7 +117,7 @@ func (s *Service) comPort(c *client, cmd rfc2217.Command, reply []byte) []byte {
 	case rfc2217.OpNotifyLineState:
 		return c.tn.Reply(reply, cmd.Op, 0) // a serial.Port does not report line errors
 	case rfc2217.OpNotifyModemState:
-		return c.tn.Reply(reply, cmd.Op, uint32(s.modemState(d)))
+		return c.tn.Reply(reply, cmd.Op, uint32(d.modemState()))
 	}
 	// FLOWCONTROL-SUSPEND and -RESUME: TCP's own flow control and the
 	// client's buffer limit already hold back what the client cannot take.
@@ -138,7 +138,7 @@ func (s *Service) mayControl(c *client, cmd rfc2217.Command) bool {
 		why = "another client (" + d.controller.addr.String() + ") controls the port"
 	}
 	if why != "" {
-		s.logLimited(s.clientLog(c), d.cfg.Name+"/rfc2217-refused", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused: "+why, nil)
+		s.logLimited(c.logger(), d.cfg.Name+"/rfc2217-refused", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused: "+why, nil)
 		return false
 	}
 	d.controller = c
@@ -157,7 +157,7 @@ func (s *Service) releasePort(c *client) {
 		return
 	}
 	if d.port != nil {
-		if err := s.restorePort(d); err != nil {
+		if err := d.setLine(d.configMode(), d.lines, defaultLines); err != nil {
 			d.log.WithError(err).Error("rfc2217: configured line settings not restored")
 			return
 		}
@@ -166,26 +166,22 @@ func (s *Service) releasePort(c *client) {
 	d.log.Info("rfc2217: the controlling client left; configured line settings restored")
 }
 
-// restorePort sets the configured mode and lines on an open port.
-func (s *Service) restorePort(d *device) error {
-	if err := d.port.SetMode(d.configMode()); err != nil {
-		return err
-	}
-	return setLines(d.port, d.lines, defaultLines)
-}
-
 // reapply sets a reopened port to what its controller had chosen.
-func (s *Service) reapply(d *device) {
+func (d *device) reapply() {
 	if d.controller == nil || d.port == nil {
 		return
 	}
-	err := d.port.SetMode(d.mode)
-	if err == nil {
-		err = setLines(d.port, defaultLines, d.lines)
-	}
-	if err != nil {
+	if err := d.setLine(d.mode, defaultLines, d.lines); err != nil {
 		d.log.WithError(err).Warn("rfc2217: the client's line settings not restored after a reopen")
 	}
+}
+
+// setLine sets mode on the open port, and its lines from was to next.
+func (d *device) setLine(mode serial.Mode, was, next rfc2217.Lines) error {
+	if err := d.port.SetMode(mode); err != nil {
+		return err
+	}
+	return setLines(d.port, was, next)
 }
 
 // setLines drives the DTR and RTS outputs and the break from was to next.
@@ -209,7 +205,7 @@ func setLines(p *serial.Port, was, next rfc2217.Lines) error {
 }
 
 // endBreak ends a telnet BRK.
-func (s *Service) endBreak(d *device) {
+func (d *device) endBreak() {
 	d.breakTimer = 0
 	if d.port != nil && !d.lines.Break {
 		d.port.SetBreak(false)
@@ -218,7 +214,7 @@ func (s *Service) endBreak(d *device) {
 
 // modemState reads the device's modem inputs. A port without them (a pty)
 // reports CTS, DSR and CD on, as a null-modem cable would.
-func (s *Service) modemState(d *device) rfc2217.ModemState {
+func (d *device) modemState() rfc2217.ModemState {
 	if d.port == nil {
 		return 0
 	}
@@ -252,7 +248,7 @@ func (s *Service) notifyModem(d *device) {
 			continue
 		}
 		if !polled {
-			st, polled = s.modemState(d), true
+			st, polled = d.modemState(), true
 		}
 		listening = true
 		if out := c.tn.NotifyModemState(s.tnReply[:0], st); len(out) > 0 && !s.sendClient(c, out) {

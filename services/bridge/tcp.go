@@ -171,11 +171,11 @@ func (s *Service) toDevice(c *client, data []byte) {
 	switch {
 	case !d.cfg.Writable:
 		d.stats.TCPDiscarded += uint64(len(data))
-		s.logLimited(d.log.WithField("client", c.addr.String()), d.cfg.Name+"/tcp-ro", logrus.WarnLevel,
+		s.logLimited(c.logger(), d.cfg.Name+"/tcp-ro", logrus.WarnLevel,
 			"tcp: client data discarded: the device is not writable", nil)
 	case d.id == 0:
 		d.stats.TCPDiscarded += uint64(len(data))
-		s.logLimited(d.log.WithField("client", c.addr.String()), d.cfg.Name+"/tcp-offline", logrus.WarnLevel,
+		s.logLimited(c.logger(), d.cfg.Name+"/tcp-offline", logrus.WarnLevel,
 			"tcp: client data discarded: the device is offline", nil)
 	default:
 		// The clients are paused when the device's buffer passes its
@@ -223,7 +223,7 @@ func (s *Service) dropClient(c *client, why string) {
 		res.Close()
 	}
 	c.dev.stats.TCPDropped++
-	s.logLimited(c.dev.log.WithField("client", c.addr.String()), c.dev.cfg.Name+"/tcp-drop", logrus.WarnLevel, "tcp: client dropped: "+why, nil)
+	s.logLimited(c.logger(), c.dev.cfg.Name+"/tcp-drop", logrus.WarnLevel, "tcp: client dropped: "+why, nil)
 	s.forgetClient(c)
 }
 
@@ -260,7 +260,7 @@ func (s *Service) closeAllTCP() {
 	}
 }
 
-// clientLog is the device's logger with the client's address.
-func (s *Service) clientLog(c *client) *logrus.Entry {
+// logger is the device's logger with the client's address.
+func (c *client) logger() *logrus.Entry {
 	return c.dev.log.WithField("client", c.addr.String())
 }
