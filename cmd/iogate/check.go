@@ -61,7 +61,7 @@ func describe(w io.Writer, c *config.Config, engine string) {
 		fmt.Fprintf(w, "mqtt: %s%s%s, client %s, topics %s/..., qos %d, keepalive %s\n", m.Address, tls, auth, m.ClientID, m.TopicPrefix, m.QoS, m.Keepalive)
 	}
 	if c.Metrics.Listen != "" {
-		fmt.Fprintf(w, "metrics: http://%s/metrics\n", c.Metrics.Listen)
+		fmt.Fprintf(w, "metrics: http://%s/metrics and /healthz\n", c.Metrics.Listen)
 	}
 	fmt.Fprintf(w, "spool: up to %s, %s\n", bytesIEC(c.Spool.MaxBytes), c.Spool.Overflow)
 	for _, d := range c.Devices {
@@ -77,7 +77,7 @@ func describe(w io.Writer, c *config.Config, engine string) {
 			if d.Writable {
 				rw = "read-write"
 			}
-			fmt.Fprintf(w, "  raw tcp on %s, %s, up to %d clients\n", d.TCPListen, rw, d.TCPMaxClients)
+			fmt.Fprintf(w, "  tcp (%s) on %s, %s, up to %d clients\n", d.TCPProtocol, d.TCPListen, rw, d.TCPMaxClients)
 		}
 	}
 }

@@ -128,6 +128,18 @@ func TestCheck(t *testing.T) {
 		}
 	}
 
+	served := t.TempDir() + "/served.toml"
+	if err := os.WriteFile(served, []byte("[gateway]\nid = \"x\"\n[metrics]\nlisten = \"127.0.0.1:9108\"\n"+
+		"[[device]]\nname = \"port\"\npath = \"/dev/ttyUSB0\"\nwritable = true\ntcp_listen = \"127.0.0.1:4001\"\ntcp_protocol = \"rfc2217\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI("check", "-c", served)
+	for _, want := range []string{"metrics: http://127.0.0.1:9108/metrics and /healthz", "tcp (rfc2217) on 127.0.0.1:4001, read-write, up to 4 clients"} {
+		if code != exitOK || !strings.Contains(stdout, want) {
+			t.Errorf("exit %d, check output lacks %q:\n%s%s", code, want, stdout, stderr)
+		}
+	}
+
 	bad := t.TempDir() + "/bad.toml"
 	if err := os.WriteFile(bad, []byte("[gateway]\nid = \"x/y\"\n[mqtt]\nqos = 3\n"), 0o600); err != nil {
 		t.Fatal(err)
