@@ -49,7 +49,10 @@ func epollToken(ev *unix.EpollEvent) uint64 {
 }
 
 func epollEvents(in Interest) uint32 {
-	ev := uint32(unix.EPOLLRDHUP)
+	var ev uint32
+	if in&PeerClosed == 0 {
+		ev |= unix.EPOLLRDHUP
+	}
 	if in&Read != 0 {
 		ev |= unix.EPOLLIN
 	}

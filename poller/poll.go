@@ -39,7 +39,10 @@ func openPoll() (Poller, error) {
 // setInterest works on the PollFd rather than returning events because the
 // type of Events differs (uint16 on AIX).
 func setInterest(pfd *unix.PollFd, in Interest) {
-	pfd.Events = pollPeerClosed
+	pfd.Events = 0
+	if in&PeerClosed == 0 {
+		pfd.Events = pollPeerClosed
+	}
 	if in&Read != 0 {
 		pfd.Events |= unix.POLLIN
 	}

@@ -22,13 +22,19 @@ import (
 )
 
 // Interest is the set of readiness conditions a descriptor is watched for.
-// Hangup and error conditions are always reported, whatever the interest.
+// Hangup and error conditions are always reported, whatever the interest,
+// and so is the peer closing its side of a socket, unless PeerClosed says
+// that the caller knows already.
 type Interest uint8
 
 // The interests a descriptor can be watched for.
 const (
 	Read Interest = 1 << iota
 	Write
+	// PeerClosed says the peer's half-close (a TCP FIN) has been seen: it
+	// is no longer reported, only a full hangup or an error is. Without
+	// Read, a half-closed socket would otherwise be reported forever.
+	PeerClosed
 )
 
 // Flags describes the readiness of a descriptor in an Event.

@@ -13,12 +13,12 @@ func (echo) Received(r *reactor.Reactor, id reactor.ID, data []byte) { r.Send(id
 
 // The data path (poll, read, handler, write) must not allocate per event.
 func TestSteadyStateDoesNotAllocate(t *testing.T) {
-	r, err := reactor.New(echo{}, reactor.Options{})
+	r, err := reactor.New(reactor.Base{}, reactor.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr, peer := socketpair(t)
-	if _, err := r.RegisterTransport(tr); err != nil {
+	if _, err := r.RegisterTransport(tr, echo{}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -8,7 +8,7 @@ import (
 	"github.com/iogate/iogate/reactor"
 )
 
-// upper is a service that answers every chunk it receives in upper case.
+// upper is a handler that answers every chunk it receives in upper case.
 type upper struct {
 	reactor.Base
 	seen chan string
@@ -26,19 +26,19 @@ func (s *upper) Received(r *reactor.Reactor, id reactor.ID, data []byte) {
 	s.seen <- string(data)
 }
 
-// A service answers on a socketpair; the test drives the other end.
+// A handler answers on a socketpair; the test drives the other end.
 func Example() {
 	fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	unix.SetNonblock(fds[0], true)
 	defer unix.Close(fds[1])
 
-	svc := &upper{seen: make(chan string, 1)}
-	r, err := reactor.New(svc, reactor.Options{})
+	r, err := reactor.New(reactor.Base{}, reactor.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	if _, err := r.RegisterTransport(&fdTransport{fd: fds[0]}); err != nil {
+	h := &upper{seen: make(chan string, 1)}
+	if _, err := r.RegisterTransport(&fdTransport{fd: fds[0]}, h); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -46,7 +46,7 @@ func Example() {
 	go func() { done <- r.Run() }()
 
 	unix.Write(fds[1], []byte("hello"))
-	fmt.Println("service saw:", <-svc.seen)
+	fmt.Println("handler saw:", <-h.seen)
 	buf := make([]byte, 5)
 	unix.Read(fds[1], buf)
 	fmt.Println("peer got:", string(buf))
@@ -54,31 +54,34 @@ func Example() {
 	r.Controller().Stop() // Base's Shutdown closes the socket
 	fmt.Println("run:", <-done)
 	// Output:
-	// service saw: hello
+	// handler saw: hello
 	// peer got: HELLO
 	// run: <nil>
 }
 
 // ticker counts down with a timer, then stops the loop itself.
 type ticker struct {
-	reactor.Base
-	left int
+	r      *reactor.Reactor
+	left   int
+	onTick func() // made once, so arming the timer does not allocate
 }
 
-func (s *ticker) Timer(r *reactor.Reactor, _ reactor.TimerID) {
-	fmt.Println("tick", s.left)
-	if s.left--; s.left == 0 {
-		r.Stop()
+func (t *ticker) tick() {
+	fmt.Println("tick", t.left)
+	if t.left--; t.left == 0 {
+		t.r.Stop()
 		return
 	}
-	r.SetTimer(0)
+	t.r.SetTimer(0, t.onTick)
 }
 
-// Timers are one-shot; a service re-arms them. Stop ends the loop from a handler.
+// Timers are one-shot; their function re-arms them. Stop ends the loop
+// from a timer.
 func ExampleReactor_SetTimer() {
-	svc := &ticker{left: 3}
-	r, _ := reactor.New(svc, reactor.Options{})
-	r.SetTimer(0)
+	r, _ := reactor.New(reactor.Base{}, reactor.Options{})
+	t := &ticker{r: r, left: 3}
+	t.onTick = t.tick
+	r.SetTimer(0, t.onTick)
 	fmt.Println(r.Run())
 	// Output:
 	// tick 3

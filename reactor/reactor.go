@@ -1,17 +1,19 @@
-// Package reactor runs resources and services on one goroutine.
+// Package reactor runs resources and their handlers on one goroutine.
 //
 // A Reactor owns a set of resources (listeners and transports, each one file
 // descriptor), blocks on all of them at once through a poller, reads what is
-// ready into a buffer it owns, writes what the services queued, fires timers,
-// and hands every event to one Service. It is the reactor pattern of the Rust
-// crate io-reactor: resources, a runtime, and a service with a handler API,
-// here in Go without a goroutine per descriptor.
+// ready into a buffer it owns, writes what the handlers queued, and fires
+// timers. Every resource is registered with the handler that gets its events,
+// and every timer with the function it runs; one Service gets the commands
+// sent from other goroutines and the shutdown. It is the reactor pattern of
+// the Rust crate io-reactor: resources, a runtime, and services with a
+// handler API, here in Go without a goroutine per descriptor.
 //
 // Everything a reactor holds belongs to the goroutine running Run. Handlers
 // act on it directly through the *Reactor they are passed; other goroutines
-// reach it only through its Controller. The reactor knows resources as
-// interfaces and nothing of what they are: serial ports, sockets and broker
-// sessions live in other packages.
+// reach it only through its Controller. The reactor knows resources and
+// handlers as interfaces and nothing of what they are: serial ports, sockets
+// and broker sessions live in other packages.
 //
 // Rules the reactor keeps, where io-reactor left the choice open:
 //   - IDs are never reused, so nothing meant for a gone resource reaches another.
@@ -20,6 +22,7 @@
 //     is, and reports Congested and Drained at the watermarks.
 //   - A hangup delivers every byte still readable, even on a paused
 //     transport, before Disconnected hands the resource back with its cause.
+//     A HalfCloser's peer may close its side alone and still be written to.
 //   - Unregister and Disconnected hand resources back; the reactor closes
 //     nothing. Shutdown hands back all that remain, once.
 //   - The poll timeout is the time to the next timer: an idle reactor sleeps.
@@ -30,6 +33,7 @@ package reactor
 import (
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"syscall"
 	"time"
@@ -101,19 +105,23 @@ const (
 
 // entry is the reactor's state for one registered resource.
 type entry struct {
-	id        ID
-	kind      kind
-	res       Resource
-	listener  Listener
-	transport Transport
-	connector Connector // non-nil while a connect is in progress
-	interest  poller.Interest
-	paused    bool
-	gone      bool // unregistered or disconnected; stop touching it
-	congested bool
-	limits    Limits
-	out       []byte // pending output is out[off:]
-	off       int
+	id         ID
+	kind       kind
+	res        Resource
+	listener   Listener
+	transport  Transport
+	connector  Connector // non-nil while a connect is in progress
+	h          Handler   // a transport's
+	lh         ListenHandler
+	interest   poller.Interest
+	paused     bool
+	gone       bool // unregistered or disconnected; stop touching it
+	congested  bool
+	halfClose  bool // the handler is a HalfCloser
+	readClosed bool // the peer closed its side: nothing more to read
+	limits     Limits
+	out        []byte // pending output is out[off:]
+	off        int
 }
 
 type noteKind uint8
@@ -130,12 +138,13 @@ const (
 // or fails), delivered after the handler returns so handlers never nest.
 type note struct {
 	kind noteKind
-	id   ID
+	e    *entry
 	res  Resource
 	err  error
 }
 
-// New opens a poller and returns a reactor that will run s.
+// New opens a poller and returns a reactor whose commands and shutdown go
+// to s.
 func New(s Service, opts Options) (*Reactor, error) {
 	p, err := poller.New(opts.Poller)
 	if err != nil {
@@ -189,24 +198,28 @@ func (r *Reactor) Now() time.Time { return r.now }
 // event batch, due timer or command. An idle reactor does not add to it.
 func (r *Reactor) Wakeups() uint64 { return r.wakeups }
 
-// RegisterListener adds a listener; its connections reach Accepted.
-func (r *Reactor) RegisterListener(l Listener) (ID, error) {
-	return r.register(&entry{kind: listenerKind, res: l, listener: l})
+// RegisterListener adds a listener; its connections reach h.Accepted.
+func (r *Reactor) RegisterListener(l Listener, h ListenHandler) (ID, error) {
+	return r.register(&entry{kind: listenerKind, res: l, listener: l, lh: h})
 }
 
-// RegisterTransport adds a connected transport; its bytes reach Received.
-func (r *Reactor) RegisterTransport(t Transport) (ID, error) {
-	return r.register(&entry{kind: transportKind, res: t, transport: t})
+// RegisterTransport adds a connected transport; its bytes reach h.Received.
+func (r *Reactor) RegisterTransport(t Transport, h Handler) (ID, error) {
+	return r.register(&entry{kind: transportKind, res: t, transport: t, h: h})
 }
 
-// Connect adds a transport whose connection is in progress. The service
-// gets Connected once it is up, or Disconnected with the reason it failed.
+// Connect adds a transport whose connection is in progress. h gets
+// Connected once it is up, or Disconnected with the reason it failed.
 // Sends made before then are queued.
-func (r *Reactor) Connect(c Connector) (ID, error) {
-	return r.register(&entry{kind: transportKind, res: c, transport: c, connector: c})
+func (r *Reactor) Connect(c Connector, h ConnectHandler) (ID, error) {
+	return r.register(&entry{kind: transportKind, res: c, transport: c, connector: c, h: h})
 }
 
 func (r *Reactor) register(e *entry) (ID, error) {
+	if e.h == nil && e.lh == nil {
+		return 0, errors.New("reactor: register without a handler")
+	}
+	_, e.halfClose = e.h.(HalfCloser)
 	if r.stopped {
 		return 0, ErrStopped
 	}
@@ -313,7 +326,7 @@ func (r *Reactor) Send(id ID, data []byte) error {
 	e.out = append(e.out, data...)
 	if !e.congested && len(e.out)-e.off >= e.limits.High {
 		e.congested = true
-		r.notes = append(r.notes, note{kind: noteCongested, id: e.id})
+		r.notes = append(r.notes, note{kind: noteCongested, e: e})
 	}
 	r.sync(e)
 	return nil
@@ -322,21 +335,28 @@ func (r *Reactor) Send(id ID, data []byte) error {
 // Stop ends the loop after the current wake-up; see Controller.Stop.
 func (r *Reactor) Stop() { r.stopped = true }
 
-// SetTimer arms a one-shot timer that reaches Timer after d.
-func (r *Reactor) SetTimer(d time.Duration) TimerID { return r.timers.set(time.Now(), d) }
+// SetTimer arms a one-shot timer that calls fn on the loop after d. A
+// method value made once and kept (d.onIdle = d.idle) arms timers without
+// allocating.
+func (r *Reactor) SetTimer(d time.Duration, fn func()) TimerID {
+	return r.timers.set(time.Now(), d, fn)
+}
 
 // CancelTimer disarms a timer; it reports whether the timer was still armed.
 func (r *Reactor) CancelTimer(t TimerID) bool { return r.timers.cancel(t) }
 
-// want is the interest e needs now: read unless paused or connecting,
-// write while output is pending or a connect is in progress.
+// want is the interest e needs now: read unless paused, connecting or
+// closed by the peer, write while output is pending or a connect is in
+// progress.
 func (e *entry) want() poller.Interest {
 	var in poller.Interest
-	if e.connector != nil {
+	switch {
+	case e.connector != nil:
 		return poller.Write
-	}
-	if !e.paused {
-		in |= poller.Read
+	case e.readClosed:
+		in = poller.PeerClosed
+	case !e.paused:
+		in = poller.Read
 	}
 	if len(e.out) > e.off {
 		in |= poller.Write
@@ -360,13 +380,13 @@ func (r *Reactor) sync(e *entry) {
 	e.interest = in
 }
 
-// disconnect unregisters e and queues its hand-back to the service.
+// disconnect unregisters e and queues its hand-back to its handler.
 func (r *Reactor) disconnect(e *entry, cause error) {
 	if e.gone {
 		return
 	}
 	r.remove(e)
-	r.notes = append(r.notes, note{kind: noteDisconnected, id: e.id, res: e.res, err: cause})
+	r.notes = append(r.notes, note{kind: noteDisconnected, e: e, res: e.res, err: cause})
 }
 
 // Run runs the loop until Stop, Controller.Stop or a poller failure, then
@@ -404,11 +424,11 @@ func (r *Reactor) loop() error {
 			}
 		}
 		for !r.stopped {
-			t, ok := r.timers.pop(r.now)
+			fn, ok := r.timers.pop(r.now)
 			if !ok {
 				break
 			}
-			r.service.Timer(r, t)
+			fn()
 			r.flush()
 		}
 		if r.ctl.pending.Load() {
@@ -449,17 +469,22 @@ func (r *Reactor) flush() {
 	for i := 0; i < len(r.notes); i++ {
 		n := r.notes[i]
 		r.notes[i] = note{}
+		e := n.e
 		switch n.kind {
 		case noteCongested:
-			r.service.Congested(r, n.id)
+			e.h.Congested(r, e.id)
 		case noteDrained:
-			r.service.Drained(r, n.id)
+			e.h.Drained(r, e.id)
 		case noteConnected:
-			r.service.Connected(r, n.id)
+			e.h.(ConnectHandler).Connected(r, e.id)
 		case noteDisconnected:
-			r.service.Disconnected(r, n.id, n.res, n.err)
+			if e.lh != nil {
+				e.lh.Disconnected(r, e.id, n.res, n.err)
+			} else {
+				e.h.Disconnected(r, e.id, n.res, n.err)
+			}
 		case noteFailed:
-			r.service.Failed(r, n.id, n.err)
+			e.lh.Failed(r, e.id, n.err)
 		}
 	}
 	r.notes = r.notes[:0]
@@ -498,13 +523,13 @@ func (r *Reactor) accept(e *entry) {
 			if exhausted(err) {
 				e.paused = true
 				r.sync(e)
-				r.notes = append(r.notes, note{kind: noteFailed, id: e.id, err: err})
+				r.notes = append(r.notes, note{kind: noteFailed, e: e, err: err})
 				return
 			}
 			r.disconnect(e, err)
 			return
 		}
-		r.service.Accepted(r, e.id, t)
+		e.lh.Accepted(r, e.id, t)
 		if e.gone || e.paused {
 			return
 		}
@@ -521,7 +546,7 @@ func (r *Reactor) finishConnect(e *entry) {
 		return
 	}
 	e.connector = nil
-	r.notes = append(r.notes, note{kind: noteConnected, id: e.id})
+	r.notes = append(r.notes, note{kind: noteConnected, e: e})
 	if len(e.out) > e.off {
 		r.write(e)
 	}
@@ -530,27 +555,33 @@ func (r *Reactor) finishConnect(e *entry) {
 
 // read takes one buffer's worth: a busy transport must not starve the others.
 func (r *Reactor) read(e *entry) {
-	if e.gone || e.paused {
+	if e.gone || e.paused || e.readClosed {
 		return
 	}
 	n, err := e.transport.Read(r.buf)
 	n = clamp(n, len(r.buf))
 	if n > 0 {
-		r.service.Received(r, e.id, r.buf[:n])
+		e.h.Received(r, e.id, r.buf[:n])
 	}
 	if err != nil && !errors.Is(err, ErrWouldBlock) {
-		r.disconnect(e, err)
+		r.ended(e, err)
 	}
 }
 
 // drain reads everything left in a transport that hung up, delivers it,
 // and disconnects it with the read's error, or ErrHangup if there was none.
 func (r *Reactor) drain(e *entry) {
-	for !e.gone {
+	if e.readClosed {
+		// Asked not to hear of the peer's half-close again, the poller
+		// reports only a full hangup or an error: the connection is over.
+		r.disconnect(e, ErrHangup)
+		return
+	}
+	for !e.gone && !e.readClosed {
 		n, err := e.transport.Read(r.buf)
 		n = clamp(n, len(r.buf))
 		if n > 0 {
-			r.service.Received(r, e.id, r.buf[:n])
+			e.h.Received(r, e.id, r.buf[:n])
 		}
 		switch {
 		case err == nil && n > 0:
@@ -558,9 +589,21 @@ func (r *Reactor) drain(e *entry) {
 		case err == nil || errors.Is(err, ErrWouldBlock):
 			r.disconnect(e, ErrHangup)
 		default:
-			r.disconnect(e, err)
+			r.ended(e, err)
 		}
 	}
+}
+
+// ended acts on a read that failed: a HalfCloser's end of file leaves the
+// transport open for writing; anything else disconnects it.
+func (r *Reactor) ended(e *entry, err error) {
+	if !e.halfClose || !errors.Is(err, io.EOF) || e.gone {
+		r.disconnect(e, err)
+		return
+	}
+	e.readClosed = true
+	r.sync(e)
+	e.h.(HalfCloser).PeerClosed(r, e.id)
 }
 
 func (r *Reactor) write(e *entry) {
@@ -585,7 +628,7 @@ func (r *Reactor) write(e *entry) {
 	}
 	if e.congested && pending <= e.limits.Low {
 		e.congested = false
-		r.notes = append(r.notes, note{kind: noteDrained, id: e.id})
+		r.notes = append(r.notes, note{kind: noteDrained, e: e})
 	}
 	r.sync(e)
 }

@@ -98,7 +98,7 @@ func TestStaleEventsDoNotReachASuccessor(t *testing.T) {
 					t.Logf("descriptor %d not reused (got %v); the check is weaker", fd, fds)
 				}
 				unix.SetNonblock(fds[0], true)
-				successor, err = r.RegisterTransport(&fdTransport{fd: fds[0]})
+				successor, err = r.RegisterTransport(&fdTransport{fd: fds[0]}, svc)
 				if err != nil {
 					t.Error(err)
 				}
@@ -415,11 +415,11 @@ func TestTimers(t *testing.T) {
 		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
 		var a, b, c, late, cancelled reactor.TimerID
 		h.Do(func(r *reactor.Reactor) {
-			late = r.SetTimer(40 * time.Millisecond)
-			cancelled = r.SetTimer(time.Millisecond)
-			a = r.SetTimer(10 * time.Millisecond)
-			b = r.SetTimer(10 * time.Millisecond)
-			c = r.SetTimer(10 * time.Millisecond)
+			late = h.Svc.SetTimer(r, 40*time.Millisecond)
+			cancelled = h.Svc.SetTimer(r, time.Millisecond)
+			a = h.Svc.SetTimer(r, 10*time.Millisecond)
+			b = h.Svc.SetTimer(r, 10*time.Millisecond)
+			c = h.Svc.SetTimer(r, 10*time.Millisecond)
 			if !r.CancelTimer(cancelled) {
 				t.Error("cancel of an armed timer failed")
 			}
@@ -490,7 +490,7 @@ func TestConnect(t *testing.T) {
 		var id reactor.ID
 		h.Do(func(r *reactor.Reactor) {
 			var err error
-			if id, err = r.Connect(c); err != nil {
+			if id, err = r.Connect(c, h.Svc); err != nil {
 				t.Error(err)
 			}
 			// Queued until connected.
@@ -512,7 +512,7 @@ func TestConnect(t *testing.T) {
 		unix.Close(ln)
 		refused := dialNonblocking(t, port)
 		var rid reactor.ID
-		h.Do(func(r *reactor.Reactor) { rid, _ = r.Connect(refused) })
+		h.Do(func(r *reactor.Reactor) { rid, _ = r.Connect(refused, h.Svc) })
 		e := h.Expect("disconnected", rid)
 		if !errors.Is(e.Err, syscall.ECONNREFUSED) {
 			t.Fatalf("cause %v, want ECONNREFUSED", e.Err)
@@ -540,7 +540,7 @@ func TestRegisterRefusesRegularFile(t *testing.T) {
 	}
 	defer unix.Close(f)
 	h.Do(func(r *reactor.Reactor) {
-		if _, err := r.RegisterTransport(&fdTransport{fd: f}); !errors.Is(err, poller.ErrNotPollable) {
+		if _, err := r.RegisterTransport(&fdTransport{fd: f}, h.Svc); !errors.Is(err, poller.ErrNotPollable) {
 			t.Errorf("got %v, want ErrNotPollable", err)
 		}
 	})
@@ -590,4 +590,43 @@ func TestMisbehavingCountsAreClamped(t *testing.T) {
 			r.Unregister(id)
 		})
 	}
+}
+
+// A HalfCloser's peer that shuts down its sending side still gets what is
+// sent to it, and the loop does not spin on the half-closed descriptor; a
+// plain handler's transport ends at the same end of file.
+func TestHalfClose(t *testing.T) {
+	engines(t, func(t *testing.T, opts reactor.Options) {
+		h := reactortest.Start(t, reactortest.NewRecorder(), opts)
+		tr, peer := socketpair(t)
+		id := h.RegisterHalfClosing(tr)
+		writeAll(t, peer, []byte("AT\r"))
+		if err := unix.Shutdown(peer, unix.SHUT_WR); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.Receive(id, 3); got != "AT\r" {
+			t.Fatalf("received %q", got)
+		}
+		h.Expect("peerclosed", id)
+		h.Do(func(r *reactor.Reactor) {
+			if err := r.Send(id, []byte("OK\r\n")); err != nil {
+				t.Error(err)
+			}
+		})
+		if got := string(readFull(t, peer, 4)); got != "OK\r\n" {
+			t.Fatalf("peer got %q", got)
+		}
+		assertIdle(t, h)
+		hangUp(t, peer)
+		if e := h.Expect("disconnected", id); e.Err == nil {
+			t.Fatal("disconnected without a cause")
+		}
+
+		plain, plainPeer := socketpair(t)
+		pid := h.Register(plain)
+		unix.Shutdown(plainPeer, unix.SHUT_WR)
+		if e := h.Expect("disconnected", pid); !errors.Is(e.Err, io.EOF) {
+			t.Fatalf("plain transport: cause %v, want io.EOF", e.Err)
+		}
+	})
 }

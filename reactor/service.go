@@ -1,37 +1,66 @@
 package reactor
 
-// Service holds the business logic. The reactor calls it, always from the
-// goroutine running Run, for everything that happens to its resources; the
-// service acts through the *Reactor it is given (Send, Register, SetTimer
-// and the others), never from another goroutine.
+// Handlers hold the business logic. Each resource is registered with the
+// handler that gets its events, so a service made of parts (a device, a
+// client connection, a broker link) has each part handle its own resource,
+// and nothing routes events by ID. The reactor calls handlers always from
+// the goroutine running Run; they act through the *Reactor they are given
+// (Send, Register, SetTimer and the others), never from another goroutine.
 //
 // Handlers must not block: the whole loop waits for them.
-type Service interface {
-	// Accepted hands over a transport that a listener produced. The service
-	// registers it, or closes it to refuse the connection.
-	Accepted(r *Reactor, listener ID, t Transport)
-	// Connected reports that a Connector registered with Connect is up.
-	Connected(r *Reactor, id ID)
-	// Received delivers bytes read from a transport. data belongs to the
+
+// Handler gets the events of a transport.
+type Handler interface {
+	// Received delivers bytes read from the transport. data belongs to the
 	// reactor and is valid only until Received returns.
 	Received(r *Reactor, id ID, data []byte)
-	// Congested reports that a transport's pending output passed
-	// Limits.High: the service should stop producing for it.
+	// Congested reports that the transport's pending output passed
+	// Limits.High: the handler should stop producing for it.
 	Congested(r *Reactor, id ID)
 	// Drained reports that a congested transport's pending output fell to
 	// Limits.Low or below.
 	Drained(r *Reactor, id ID)
-	// Disconnected hands back a resource the reactor has unregistered on
+	// Disconnected hands back a transport the reactor has unregistered on
 	// its own: the peer closed (cause io.EOF), the device hung up, or a
-	// read, write, accept or connect failed. Whatever was readable before
-	// has been delivered. The service closes or reopens it.
+	// read, write or connect failed. Whatever was readable before has been
+	// delivered. The handler closes or reopens it.
 	Disconnected(r *Reactor, id ID, res Resource, cause error)
-	// Failed reports an error that left the resource registered: a listener
-	// that could not accept for want of descriptors or memory. The listener
-	// is paused until the service calls Resume.
+}
+
+// ConnectHandler gets the events of a transport registered with Connect.
+type ConnectHandler interface {
+	Handler
+	// Connected reports that the connection is up; Sends made before it
+	// are written now.
+	Connected(r *Reactor, id ID)
+}
+
+// HalfCloser is a Handler that wants to keep a transport whose peer has
+// closed its sending side (a TCP FIN from shutdown(SHUT_WR)): the reactor
+// stops reading it and keeps writing what is sent to it, and PeerClosed
+// replaces the Disconnected that an end of file would bring. The handler
+// unregisters the transport when it is done answering; a write that fails
+// or a full hangup still ends in Disconnected.
+type HalfCloser interface {
+	Handler
+	PeerClosed(r *Reactor, id ID)
+}
+
+// ListenHandler gets the events of a listener.
+type ListenHandler interface {
+	// Accepted hands over a transport the listener produced. The handler
+	// registers it, or closes it to refuse the connection.
+	Accepted(r *Reactor, listener ID, t Transport)
+	// Failed reports an accept error that left the listener registered:
+	// it ran out of descriptors or memory. The listener is paused until
+	// the handler calls Resume.
 	Failed(r *Reactor, id ID, err error)
-	// Timer reports that a timer set with SetTimer is due.
-	Timer(r *Reactor, t TimerID)
+	// Disconnected hands back a listener that failed for good.
+	Disconnected(r *Reactor, id ID, res Resource, cause error)
+}
+
+// Service gets what concerns the whole reactor rather than one resource.
+type Service interface {
 	// Command delivers a value sent through the Controller.
 	Command(r *Reactor, cmd any)
 	// Shutdown is called once when the loop stops, with every resource
@@ -40,8 +69,8 @@ type Service interface {
 	Shutdown(r *Reactor, resources map[ID]Resource)
 }
 
-// Base is a Service that refuses and closes everything and ignores the
-// rest. Embed it in a service to implement only the handlers it needs.
+// Base is a handler and a service that refuses and closes everything and
+// ignores the rest. Embed it to implement only the methods needed.
 type Base struct{}
 
 // Accepted closes the transport.
@@ -64,9 +93,6 @@ func (Base) Disconnected(_ *Reactor, _ ID, res Resource, _ error) { res.Close() 
 
 // Failed does nothing: the listener stays paused.
 func (Base) Failed(*Reactor, ID, error) {}
-
-// Timer does nothing.
-func (Base) Timer(*Reactor, TimerID) {}
 
 // Command does nothing.
 func (Base) Command(*Reactor, any) {}

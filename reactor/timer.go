@@ -11,7 +11,8 @@ type TimerID uint64
 type timer struct {
 	id    TimerID
 	at    time.Time // carries the monotonic clock reading
-	index int       // position in the heap
+	fn    func()
+	index int // position in the heap
 }
 
 // timers is a min-heap on the due time with cancellation by ID. Spent
@@ -24,7 +25,7 @@ type timers struct {
 	nextID TimerID
 }
 
-func (ts *timers) set(now time.Time, d time.Duration) TimerID {
+func (ts *timers) set(now time.Time, d time.Duration, fn func()) TimerID {
 	var t *timer
 	if n := len(ts.free); n > 0 {
 		t, ts.free = ts.free[n-1], ts.free[:n-1]
@@ -32,7 +33,7 @@ func (ts *timers) set(now time.Time, d time.Duration) TimerID {
 		t = new(timer)
 	}
 	ts.nextID++
-	t.id, t.at = ts.nextID, now.Add(d)
+	t.id, t.at, t.fn = ts.nextID, now.Add(d), fn
 	heap.Push(&ts.heap, t)
 	ts.byID[t.id] = t
 	return t.id
@@ -50,6 +51,7 @@ func (ts *timers) cancel(id TimerID) bool {
 
 func (ts *timers) release(t *timer) {
 	delete(ts.byID, t.id)
+	t.fn = nil
 	ts.free = append(ts.free, t)
 }
 
@@ -62,15 +64,16 @@ func (ts *timers) timeout(now time.Time) time.Duration {
 	return max(ts.heap[0].at.Sub(now), 0)
 }
 
-// pop removes and returns the earliest timer due at now, if any.
-func (ts *timers) pop(now time.Time) (TimerID, bool) {
+// pop removes the earliest timer due at now, if any, and returns its
+// function.
+func (ts *timers) pop(now time.Time) (func(), bool) {
 	if len(ts.heap) == 0 || ts.heap[0].at.After(now) {
-		return 0, false
+		return nil, false
 	}
 	t := heap.Pop(&ts.heap).(*timer)
-	id := t.id
+	fn := t.fn
 	ts.release(t)
-	return id, true
+	return fn, true
 }
 
 type timerHeap []*timer

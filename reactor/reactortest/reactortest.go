@@ -32,8 +32,10 @@ func (e Event) String() string {
 	return fmt.Sprintf("%s(id=%d data=%q err=%v timer=%d)", e.Kind, e.ID, e.Data, e.Err, e.Timer)
 }
 
-// Recorder is a Service that reports everything on a channel and runs the
-// functions sent to it as commands, so tests act on the loop's goroutine.
+// Recorder is a Service and a handler of every kind that reports everything
+// on a channel and runs the functions sent to it as commands, so tests act
+// on the loop's goroutine. Register resources with it as their handler;
+// arm timers with its SetTimer.
 // Hooks, when set, run inside the handler before the event is reported, so
 // that what a hook leaves in the test's variables may be read once the test
 // has the event.
@@ -106,12 +108,26 @@ func (s *Recorder) Failed(r *reactor.Reactor, id reactor.ID, err error) {
 	s.Events <- Event{Kind: "failed", ID: id, Err: err}
 }
 
-// Timer runs OnTimer, if set, and records the call.
-func (s *Recorder) Timer(r *reactor.Reactor, t reactor.TimerID) {
-	if s.OnTimer != nil {
-		s.OnTimer(r, t)
-	}
-	s.Events <- Event{Kind: "timer", Timer: t}
+// SetTimer arms a timer on r that runs OnTimer, if set, and records a
+// "timer" event with its ID when it fires.
+func (s *Recorder) SetTimer(r *reactor.Reactor, d time.Duration) reactor.TimerID {
+	var id reactor.TimerID
+	id = r.SetTimer(d, func() {
+		if s.OnTimer != nil {
+			s.OnTimer(r, id)
+		}
+		s.Events <- Event{Kind: "timer", Timer: id}
+	})
+	return id
+}
+
+// HalfClosing is a Recorder that keeps transports whose peer closed its
+// side (a reactor.HalfCloser), and records "peerclosed" for them.
+type HalfClosing struct{ *Recorder }
+
+// PeerClosed records the call.
+func (s HalfClosing) PeerClosed(_ *reactor.Reactor, id reactor.ID) {
+	s.Events <- Event{Kind: "peerclosed", ID: id}
 }
 
 // Command runs a func(*reactor.Reactor) on the loop (see Loop.Do), and
@@ -188,20 +204,29 @@ func (h *Loop) Do(f func(r *reactor.Reactor)) {
 // Register adds a transport from the loop's goroutine.
 func (h *Loop) Register(tr reactor.Transport) reactor.ID {
 	h.t.Helper()
-	return h.register(func(r *reactor.Reactor) (reactor.ID, error) { return r.RegisterTransport(tr) })
+	return h.register(func(r *reactor.Reactor) (reactor.ID, error) { return r.RegisterTransport(tr, h.Svc) })
+}
+
+// RegisterHalfClosing adds a transport whose peer may close its side
+// without ending it (see HalfClosing).
+func (h *Loop) RegisterHalfClosing(tr reactor.Transport) reactor.ID {
+	h.t.Helper()
+	return h.register(func(r *reactor.Reactor) (reactor.ID, error) {
+		return r.RegisterTransport(tr, HalfClosing{h.Svc})
+	})
 }
 
 // RegisterListener adds a listener from the loop's goroutine.
 func (h *Loop) RegisterListener(l reactor.Listener) reactor.ID {
 	h.t.Helper()
-	return h.register(func(r *reactor.Reactor) (reactor.ID, error) { return r.RegisterListener(l) })
+	return h.register(func(r *reactor.Reactor) (reactor.ID, error) { return r.RegisterListener(l, h.Svc) })
 }
 
 // Connect adds a connector from the loop's goroutine; Connected or
 // Disconnected follows.
 func (h *Loop) Connect(c reactor.Connector) reactor.ID {
 	h.t.Helper()
-	return h.register(func(r *reactor.Reactor) (reactor.ID, error) { return r.Connect(c) })
+	return h.register(func(r *reactor.Reactor) (reactor.ID, error) { return r.Connect(c, h.Svc) })
 }
 
 // register runs add on the loop and fails the test, on its own goroutine,

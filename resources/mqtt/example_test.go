@@ -60,7 +60,7 @@ func ExampleSession() {
 	// tick again in 30s
 }
 
-// gateway is a reactor service that connects to a broker, subscribes to
+// gateway is a reactor handler that connects to a broker, subscribes to
 // its own topic, publishes to it, and stops once the message came back and
 // was acknowledged.
 type gateway struct {
@@ -96,7 +96,7 @@ func (g *gateway) Disconnected(r *reactor.Reactor, _ reactor.ID, res reactor.Res
 }
 
 // broker is the gateway's mqtt.Handler: a type of its own, since
-// reactor.Service has a Connected method too.
+// reactor.ConnectHandler has a Connected method too.
 type broker struct{ g *gateway }
 
 func (b broker) Connected(bool) {
@@ -150,7 +150,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if g.conn, err = r.Connect(conn); err != nil {
+	if g.conn, err = r.Connect(conn, g); err != nil {
 		log.Fatal(err)
 	}
 	if err := r.Run(); err != nil {

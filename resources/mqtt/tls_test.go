@@ -143,7 +143,7 @@ func TestTLSCloseDuringHandshake(t *testing.T) {
 	}
 
 	var before, after uint64
-	c.do(func(r *reactor.Reactor) { before = r.Wakeups(); r.SetTimer(50 * time.Millisecond) })
+	c.do(func(r *reactor.Reactor) { before = r.Wakeups(); c.loop.Svc.SetTimer(r, 50*time.Millisecond) })
 	c.loop.Expect("timer", 0)
 	c.do(func(r *reactor.Reactor) { after = r.Wakeups() })
 	// One wake-up each for the command, the timer and the last command.

@@ -9,7 +9,7 @@ import (
 	"github.com/iogate/iogate/resources/serial"
 )
 
-// lines is a service that prints each line a port receives, and stops the
+// lines is a handler that prints each line a port receives, and stops the
 // reactor after the first one.
 type lines struct {
 	reactor.Base
@@ -39,17 +39,17 @@ func ExampleOpenPTY() {
 		fmt.Println(err)
 		return
 	}
-	r, err := reactor.New(&lines{}, reactor.Options{})
+	r, err := reactor.New(reactor.Base{}, reactor.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	if _, err := r.RegisterTransport(port); err != nil {
+	if _, err := r.RegisterTransport(port, &lines{}); err != nil {
 		fmt.Println(err)
 		return
 	}
 	sensor.Write([]byte("temp=21.5\n"))
-	fmt.Println(r.Run()) // the service's Shutdown closes the port
+	fmt.Println(r.Run()) // Base's Shutdown closes the port
 	// Output:
 	// gateway read "temp=21.5"
 	// <nil>
@@ -60,7 +60,6 @@ func ExampleOpenPTY() {
 type breaker struct {
 	reactor.Base
 	port *serial.Port
-	end  reactor.TimerID
 }
 
 func (s *breaker) Command(r *reactor.Reactor, cmd any) {
@@ -69,18 +68,13 @@ func (s *breaker) Command(r *reactor.Reactor, cmd any) {
 		return
 	}
 	fmt.Println("break on")
-	s.end = r.SetTimer(cmd.(time.Duration))
-}
-
-func (s *breaker) Timer(r *reactor.Reactor, t reactor.TimerID) {
-	if t != s.end {
-		return
-	}
-	if err := s.port.SetBreak(false); err != nil {
-		fmt.Println(err)
-	}
-	fmt.Println("break off")
-	r.Stop()
+	r.SetTimer(cmd.(time.Duration), func() {
+		if err := s.port.SetBreak(false); err != nil {
+			fmt.Println(err)
+		}
+		fmt.Println("break off")
+		r.Stop()
+	})
 }
 
 // A break of 50 ms, the reactor way.

@@ -14,7 +14,7 @@ import (
 type echo struct{ reactor.Base }
 
 func (echo) Accepted(r *reactor.Reactor, _ reactor.ID, t reactor.Transport) {
-	if _, err := r.RegisterTransport(t); err != nil {
+	if _, err := r.RegisterTransport(t, echo{}); err != nil {
 		t.Close()
 	}
 }
@@ -40,7 +40,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := r.RegisterListener(l); err != nil {
+	if _, err := r.RegisterListener(l, echo{}); err != nil {
 		log.Fatal(err)
 	}
 	done := make(chan error)

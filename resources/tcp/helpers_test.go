@@ -21,13 +21,13 @@ func recorder() *reactortest.Recorder {
 	return svc
 }
 
-// registerAccepted is an OnAccepted hook that registers the transport,
-// leaves its ID in *id for the test to read once Accepted is reported, and
-// then calls then, if set.
-func registerAccepted(t *testing.T, id *reactor.ID, then func(r *reactor.Reactor)) func(*reactor.Reactor, reactor.ID, reactor.Transport) {
+// registerAccepted is an OnAccepted hook of svc that registers the
+// transport with svc, leaves its ID in *id for the test to read once
+// Accepted is reported, and then calls then, if set.
+func registerAccepted(t *testing.T, svc *reactortest.Recorder, id *reactor.ID, then func(r *reactor.Reactor)) func(*reactor.Reactor, reactor.ID, reactor.Transport) {
 	return func(r *reactor.Reactor, _ reactor.ID, tr reactor.Transport) {
 		var err error
-		if *id, err = r.RegisterTransport(tr); err != nil {
+		if *id, err = r.RegisterTransport(tr, svc); err != nil {
 			t.Errorf("service: %v", err)
 			tr.Close()
 			return

@@ -44,7 +44,7 @@ func echoService(t *testing.T, conn *accepted) *reactortest.Recorder {
 	svc := recorder()
 	svc.OnAccepted = func(r *reactor.Reactor, _ reactor.ID, tr reactor.Transport) {
 		*conn = inspect(tr.(*tcp.Conn))
-		if _, err := r.RegisterTransport(tr); err != nil {
+		if _, err := r.RegisterTransport(tr, svc); err != nil {
 			t.Errorf("service: %v", err)
 			tr.Close()
 		}
@@ -142,7 +142,7 @@ func TestDial(t *testing.T) {
 			var id reactor.ID
 			var connectErr, sendErr error
 			loop.Do(func(r *reactor.Reactor) {
-				if id, connectErr = r.Connect(c); connectErr == nil {
+				if id, connectErr = r.Connect(c, loop.Svc); connectErr == nil {
 					// Sent before the connection is up: queued until it is.
 					sendErr = r.Send(id, []byte("ping\n"))
 				}
@@ -221,7 +221,7 @@ func TestPeerClosesMidWrite(t *testing.T) {
 		}
 	}
 	svc := recorder()
-	svc.OnAccepted = registerAccepted(t, &id, pump)
+	svc.OnAccepted = registerAccepted(t, svc, &id, pump)
 	svc.OnDrained = func(r *reactor.Reactor, _ reactor.ID) { pump(r) }
 	l, err := tcp.Listen("127.0.0.1:0")
 	if err != nil {
@@ -255,7 +255,7 @@ func TestPeerNeverReads(t *testing.T) {
 	var id reactor.ID    // the loop's, and the test's once Accepted is reported
 	var stopSending bool // the loop's
 	svc := recorder()
-	svc.OnAccepted = registerAccepted(t, &id, func(r *reactor.Reactor) { r.SetTimer(0) })
+	svc.OnAccepted = registerAccepted(t, svc, &id, func(r *reactor.Reactor) { svc.SetTimer(r, 0) })
 	// Send a chunk per turn of the loop until Congested says stop.
 	svc.OnTimer = func(r *reactor.Reactor, _ reactor.TimerID) {
 		if stopSending {
@@ -265,7 +265,7 @@ func TestPeerNeverReads(t *testing.T) {
 			t.Errorf("before Congested: %v", err)
 			return
 		}
-		r.SetTimer(0)
+		svc.SetTimer(r, 0)
 	}
 	svc.OnCongested = func(r *reactor.Reactor, _ reactor.ID) {
 		stopSending = true
@@ -328,7 +328,7 @@ func TestPeerClosesWithUnreadData(t *testing.T) {
 			var id reactor.ID // the loop's, and the test's once Accepted is reported
 			var data []byte   // the loop's, and the test's once Disconnected is reported
 			svc := recorder()
-			svc.OnAccepted = registerAccepted(t, &id, func(r *reactor.Reactor) {
+			svc.OnAccepted = registerAccepted(t, svc, &id, func(r *reactor.Reactor) {
 				if !tt.pause {
 					return
 				}

@@ -349,7 +349,8 @@ func (s *Service) Ping(ctx context.Context) error {
 
 // after arms a timer for a task.
 func (s *Service) after(d time.Duration, kind timerKind, dev *device) reactor.TimerID {
-	id := s.r.SetTimer(d)
+	var id reactor.TimerID
+	id = s.r.SetTimer(d, func() { s.fire(id) })
 	s.timers[id] = timerTask{kind: kind, dev: dev}
 	return id
 }
@@ -511,8 +512,8 @@ func (s *Service) Failed(_ *reactor.Reactor, id reactor.ID, err error) {
 	s.after(listenerPause, timerListenerResume, d)
 }
 
-// Timer runs the task a timer was armed for.
-func (s *Service) Timer(_ *reactor.Reactor, id reactor.TimerID) {
+// fire runs the task a timer was armed for.
+func (s *Service) fire(id reactor.TimerID) {
 	task, ok := s.timers[id]
 	if !ok {
 		return
@@ -642,7 +643,7 @@ func (s *Service) openDevice(d *device) {
 	t, err := d.open()
 	if err == nil {
 		var id reactor.ID
-		if id, err = s.r.RegisterTransport(t); err != nil {
+		if id, err = s.r.RegisterTransport(t, s); err != nil {
 			t.Close()
 		} else {
 			d.id = id
@@ -810,7 +811,7 @@ func (s *Service) resolved(c resolvedCommand) {
 func (s *Service) dial(addr netip.AddrPort) {
 	c, err := mqtt.Dial(context.Background(), addr.String(), s.tls)
 	if err == nil {
-		s.connID, err = s.r.Connect(c)
+		s.connID, err = s.r.Connect(c, s)
 		if err != nil {
 			c.Close()
 		}

@@ -44,7 +44,7 @@ func (s *Service) listen(d *device) error {
 	if err != nil {
 		return err
 	}
-	id, err := s.r.RegisterListener(l)
+	id, err := s.r.RegisterListener(l, s)
 	if err != nil {
 		l.Close()
 		return err
@@ -77,7 +77,7 @@ func (s *Service) accept(d *device, t reactor.Transport) {
 		}
 		s.dropClient(d.clients[0], "replaced by a newer client (tcp_overflow = kick-oldest)")
 	}
-	id, err := s.r.RegisterTransport(t)
+	id, err := s.r.RegisterTransport(t, s)
 	if err != nil {
 		t.Close()
 		s.logLimited(e, d.cfg.Name+"/tcp-register", logrus.ErrorLevel, "tcp: client not registered", err)
@@ -113,7 +113,8 @@ func allowed(allow []netip.Prefix, a netip.Addr) bool {
 }
 
 func (s *Service) afterClient(d time.Duration, c *client) reactor.TimerID {
-	id := s.r.SetTimer(d)
+	var id reactor.TimerID
+	id = s.r.SetTimer(d, func() { s.fire(id) })
 	s.timers[id] = timerTask{kind: timerClientIdle, client: c}
 	return id
 }

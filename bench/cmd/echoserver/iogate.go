@@ -24,7 +24,7 @@ func serveIogate(addr string, ready func(netip.AddrPort)) error {
 		l.Close()
 		return err
 	}
-	if _, err := r.RegisterListener(l); err != nil {
+	if _, err := r.RegisterListener(l, iogateEcho{}); err != nil {
 		l.Close()
 		return err
 	}
@@ -33,7 +33,7 @@ func serveIogate(addr string, ready func(netip.AddrPort)) error {
 }
 
 func (iogateEcho) Accepted(r *reactor.Reactor, _ reactor.ID, t reactor.Transport) {
-	if _, err := r.RegisterTransport(t); err != nil {
+	if _, err := r.RegisterTransport(t, iogateEcho{}); err != nil {
 		t.Close()
 	}
 }

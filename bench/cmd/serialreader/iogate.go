@@ -65,7 +65,7 @@ func openReactor(paths []string, o options, lock bool) (reader, error) {
 			svc.closeAll(r)
 			return nil, err
 		}
-		id, err := r.RegisterTransport(port)
+		id, err := r.RegisterTransport(port, svc)
 		if err != nil {
 			port.Close()
 			svc.closeAll(r)
@@ -137,13 +137,10 @@ func (s *counting) Command(r *reactor.Reactor, cmd any) {
 			}
 		}
 		if s.waiting > 0 {
-			r.SetTimer(cmd.drain)
+			r.SetTimer(cmd.drain, r.Stop) // the end of the drain: stop with what has been read
 		}
 	}
 }
-
-// Timer is the end of the drain: stop with what has been read.
-func (s *counting) Timer(r *reactor.Reactor, _ reactor.TimerID) { r.Stop() }
 
 func (s *counting) snapshot() []count {
 	out := make([]count, len(s.order))
