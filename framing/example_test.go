@@ -24,7 +24,7 @@ func Example() {
 	// frame "$GPGGA,123519,4807.038,N"
 	// pending: 4
 	// frame "$GPRMC,A,4807.038,N"
-	// {Frames:2 Bytes:43 Overlong:0 Malformed:0}
+	// {Frames:2 Bytes:43 Overlong:0 Malformed:0 Cut:0}
 }
 
 // With idle framing, as for Modbus RTU, the caller times the silence: it

@@ -155,6 +155,7 @@ type Stats struct {
 	Bytes     uint64 // bytes in the frames emitted
 	Overlong  uint64 // frames discarded for being longer than Max
 	Malformed uint64 // frames discarded for a bad SLIP escape or COBS block
+	Cut       uint64 // frames under way discarded by Reset
 }
 
 // Decoder cuts a byte stream into frames. Make one with New.
@@ -252,6 +253,17 @@ func (d *Decoder) Flush() {
 		}
 	}
 	d.end() // drops a "\r" held by Line framing, as "\n" would
+}
+
+// Reset discards the frame under way, counting it in Stats.Cut if any of
+// it had arrived, and starts afresh: for a stream that broke off (a device
+// unplugged) whose next bytes do not continue it.
+func (d *Decoder) Reset() {
+	if d.pending > 0 && !d.drop {
+		d.stats.Cut++
+	}
+	d.drop = true // end discards the frame
+	d.end()
 }
 
 // Pending returns the number of bytes fed since the last frame boundary,

@@ -383,3 +383,40 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// Reset drops the frame under way, so what comes after a broken-off stream
+// is not glued to it, and counts it once.
+func TestReset(t *testing.T) {
+	for _, tc := range []struct {
+		c           Config
+		part, after string
+		want        []string
+		cut         uint64
+	}{
+		{Config{Kind: Line}, "$GPG", "GA,1\n", []string{"GA,1"}, 1},
+		{Config{Kind: Line}, "", "a\n", []string{"a"}, 0},
+		{Config{Kind: Line}, "done\n", "a\n", []string{"done", "a"}, 0},
+		{Config{Kind: Delimiter, Delimiter: []byte("\x03")}, "ab", "c\x03", []string{"c"}, 1},
+		{Config{Kind: Fixed, Size: 4}, "ab", "cdef", []string{"cdef"}, 1},
+		{Config{Kind: SLIP}, "\xc0ab\xdb", "\xdccd\xc0", []string{"\xdccd"}, 1},
+		{Config{Kind: COBS}, "\x03a", "\x02b\x00", []string{"b"}, 1},
+		{Config{Kind: Idle}, "abc", "de", []string{"de"}, 1},
+		{Config{Kind: Line, Max: 2}, "toolong", "x\n", []string{"x"}, 0}, // already counted overlong
+	} {
+		var got []string
+		d, err := New(tc.c, func(f []byte) { got = append(got, string(f)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Feed([]byte(tc.part))
+		d.Reset()
+		if d.Pending() != 0 {
+			t.Errorf("%v %q: pending %d after Reset", tc.c.Kind, tc.part, d.Pending())
+		}
+		d.Feed([]byte(tc.after))
+		d.Flush()
+		if !slices.Equal(got, tc.want) || d.Stats().Cut != tc.cut {
+			t.Errorf("%v %q then %q: frames %q cut %d, want %q cut %d", tc.c.Kind, tc.part, tc.after, got, d.Stats().Cut, tc.want, tc.cut)
+		}
+	}
+}
