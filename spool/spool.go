@@ -174,12 +174,28 @@ type Options struct {
 	OnDrop func(key []byte, seq uint64)
 }
 
+// SegmentBytesFor is the segment size for a spool of maxBytes whose
+// records may be up to record bytes on disk (key, payload and
+// RecordOverhead): MaxBytes/16 within 64 KiB and 4 MiB, or more when a
+// record needs it. It fails when no segment of a spool that size can
+// take such a record: a segment is at most half of MaxBytes and 64 MiB.
+func SegmentBytesFor(maxBytes, record int64) (int64, error) {
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	limit := min(maxBytes/2, maxSegmentBytes)
+	if record+segHeaderSize > limit {
+		return 0, fmt.Errorf("spool: a record of %d bytes does not fit a spool of %d bytes: its segments hold at most %d", record, maxBytes, limit-segHeaderSize)
+	}
+	return max(min(max(maxBytes/16, 64<<10), 4<<20, maxBytes/2), record+segHeaderSize), nil
+}
+
 func (o Options) normalize() (Options, error) {
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
 	if o.SegmentBytes == 0 {
-		o.SegmentBytes = min(max(o.MaxBytes/16, 64<<10), 4<<20, o.MaxBytes/2)
+		o.SegmentBytes, _ = SegmentBytesFor(o.MaxBytes, 0)
 	}
 	switch {
 	case o.MaxBytes < 0:

@@ -710,3 +710,34 @@ func TestSegmentBytesShrunk(t *testing.T) {
 		t.Fatalf("payload sizes %v", got)
 	}
 }
+
+func TestSegmentBytesFor(t *testing.T) {
+	for _, tc := range []struct {
+		max, record, want int64
+		fails             bool
+	}{
+		{64 << 20, 100, 4 << 20, false},
+		{1 << 20, 100, 64 << 10, false},
+		{128 << 10, 100, 64 << 10, false},
+		{64 << 20, 11 << 20, 11<<20 + 32, false},
+		{64 << 20, 32 << 20, 0, true},
+		{1 << 30, 40 << 20, 40<<20 + 32, false},
+		{1 << 30, 64 << 20, 0, true},
+	} {
+		got, err := SegmentBytesFor(tc.max, tc.record)
+		if (err != nil) != tc.fails || got != tc.want {
+			t.Errorf("SegmentBytesFor(%d, %d) = %d, %v; want %d, fails %t", tc.max, tc.record, got, err, tc.want, tc.fails)
+		}
+		if err == nil {
+			// A spool with that segment size takes such a record.
+			sp, _, err := Open(t.TempDir(), Options{MaxBytes: tc.max, SegmentBytes: got})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(sp.MaxRecord()) < tc.record {
+				t.Errorf("max %d, record %d: MaxRecord %d", tc.max, tc.record, sp.MaxRecord())
+			}
+			sp.Close()
+		}
+	}
+}
