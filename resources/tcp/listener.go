@@ -36,6 +36,12 @@ func Listen(addr string) (*Listener, error) {
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "tcp", Err: err}
 	}
+	return ListenAddr(ap)
+}
+
+// ListenAddr is Listen on an address already looked up: it never blocks,
+// so a reactor handler may call it.
+func ListenAddr(ap netip.AddrPort) (*Listener, error) {
 	l, err := listen(ap)
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: netAddr(ap), Err: err}
