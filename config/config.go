@@ -10,6 +10,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -64,10 +66,15 @@ type MQTT struct {
 	CAFile             string
 	CertFile           string
 	KeyFile            string
+	CA                 *x509.CertPool   // ca_file's certificates; nil: the system's
+	Certificate        *tls.Certificate // cert_file and key_file; nil: none
+	TLSDigest          [32]byte         // of the three files' contents, for Same
 	InsecureSkipVerify bool
 	TopicPrefix        string // with {gateway} expanded
 	QoS                byte
 	Keepalive          time.Duration
+	ReconnectMin       time.Duration // the broker's reconnect backoff, as a device's
+	ReconnectMax       time.Duration
 }
 
 // Metrics is the [metrics] table.
@@ -81,6 +88,9 @@ type Spool struct {
 	MaxBytes     int64
 	Overflow     string        // drop-oldest | drop-newest
 	SyncInterval time.Duration // what a power cut can cost
+	// SegmentBytes is derived: the size of the spool's segment files, large
+	// enough for the largest record a device's frames can make.
+	SegmentBytes int64
 }
 
 // Device is one [[device]] entry.
@@ -213,6 +223,8 @@ type file struct {
 		TopicPrefix        string   `toml:"topic_prefix"`
 		QoS                int      `toml:"qos"`
 		Keepalive          Duration `toml:"keepalive"`
+		ReconnectMin       Duration `toml:"reconnect_min"`
+		ReconnectMax       Duration `toml:"reconnect_max"`
 	} `toml:"mqtt"`
 	Metrics struct {
 		Listen        string   `toml:"listen"`
@@ -266,6 +278,8 @@ func (f *file) setDefaults() {
 	f.MQTT.TopicPrefix = "iogate/{gateway}"
 	f.MQTT.QoS = 1
 	f.MQTT.Keepalive = Duration(30 * time.Second)
+	f.MQTT.ReconnectMin = Duration(500 * time.Millisecond)
+	f.MQTT.ReconnectMax = Duration(30 * time.Second)
 	f.Spool.MaxBytes = 64 << 20
 	f.Spool.Overflow = "drop-oldest"
 	f.Spool.SyncInterval = Duration(500 * time.Millisecond)

@@ -133,12 +133,14 @@ func (v *validator) config(c *Config, f *file, devices []deviceFile, failed map[
 	if c.MQTT.Kind == BrokerEmbedded {
 		listens[c.MQTT.EmbeddedListen] = "mqtt.embedded_listen"
 	}
+	var largest int64
 	for i := range devices {
 		if failed[i] {
 			continue
 		}
 		key := "device." + strconv.Itoa(i)
 		d := v.device(key, &devices[i])
+		v.sizes(key, c, d, &largest)
 		if first, dup := names[d.Name]; dup && d.Name != "" {
 			v.addf(key+".name", "%q is already the name of device[%d]", d.Name, first)
 		}
@@ -151,6 +153,7 @@ func (v *validator) config(c *Config, f *file, devices []deviceFile, failed map[
 		}
 		c.Devices = append(c.Devices, d)
 	}
+	v.segmentBytes(c, largest)
 }
 
 func (v *validator) mqtt(c *Config, f *file) {
@@ -165,6 +168,8 @@ func (v *validator) mqtt(c *Config, f *file) {
 		KeyFile:            m.KeyFile,
 		InsecureSkipVerify: m.InsecureSkipVerify,
 		Keepalive:          time.Duration(m.Keepalive),
+		ReconnectMin:       time.Duration(m.ReconnectMin),
+		ReconnectMax:       time.Duration(m.ReconnectMax),
 	}
 	switch m.Broker {
 	case BrokerEmbedded:
@@ -193,14 +198,7 @@ func (v *validator) mqtt(c *Config, f *file) {
 	} else {
 		out.Password = Secret(os.Getenv(PasswordEnv))
 	}
-	for key, path := range map[string]string{"mqtt.ca_file": m.CAFile, "mqtt.cert_file": m.CertFile, "mqtt.key_file": m.KeyFile} {
-		if path == "" {
-			continue
-		}
-		if _, err := os.Stat(path); err != nil {
-			v.add(key, err)
-		}
-	}
+	v.tlsFiles(&out)
 	if (m.CertFile == "") != (m.KeyFile == "") {
 		v.addf("mqtt.cert_file", "cert_file and key_file go together: set both for a client certificate, or neither")
 	}
@@ -227,6 +225,12 @@ func (v *validator) mqtt(c *Config, f *file) {
 	out.QoS = byte(m.QoS)
 	if out.Keepalive < time.Second || out.Keepalive > 65535*time.Second {
 		v.addf("mqtt.keepalive", "%s: want between 1s and 18h12m15s", out.Keepalive)
+	}
+	if out.ReconnectMin <= 0 {
+		v.addf("mqtt.reconnect_min", "%s: must be more than 0", out.ReconnectMin)
+	}
+	if out.ReconnectMax < out.ReconnectMin {
+		v.addf("mqtt.reconnect_max", "%s: must not be less than reconnect_min (%s)", out.ReconnectMax, out.ReconnectMin)
 	}
 	c.MQTT = out
 }
