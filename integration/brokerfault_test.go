@@ -378,7 +378,9 @@ func TestBrokerNonsense(t *testing.T) {
 		c.drain()
 	})
 	dev := plug(t, "meter")
-	gw := startGatewayWith(t, gatewayOptions{keepalive: "2s"}, b.url(), dev.toml("writable = true"))
+	// The backoff grows at each connection the broker drops at once; kept
+	// short here so that the test takes seconds.
+	gw := startGatewayWith(t, gatewayOptions{keepalive: "2s", mqtt: "reconnect_min = \"100ms\"\nreconnect_max = \"300ms\""}, b.url(), dev.toml("writable = true"))
 	var want []string
 	for i := 1; i <= 3; i++ {
 		b.waitUntil(fmt.Sprintf("connection %d", i*bad/3), func() bool { return len(b.conns) >= i*bad/3 })

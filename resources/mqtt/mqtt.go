@@ -14,7 +14,7 @@
 // 1 only (QoS 2 is refused), cannot unsubscribe, and keeps no store: a new
 // Start forgets what was in flight, and re-publishing what the broker never
 // acknowledged is the caller's business, since the caller tracks delivery
-// per frame (the gateway's spool). It does not reconnect, log, or know
+// per frame (the gateway's spool); so is the in-flight window. It does not reconnect, log, or know
 // topics beyond checking that they are well formed.
 //
 // StartBroker runs the gateway's embedded broker (mochi-mqtt) for
@@ -32,7 +32,7 @@ import (
 // Errors a Session reports. Feed and Tick wrap them with the detail, as in
 // "mqtt: broker refused the connection: bad username or password (code 4)".
 var (
-	// ErrInflightFull: MaxInflight QoS 1 publishes await their PUBACK.
+	// ErrInflightFull: all 65535 packet ids await their acknowledgement.
 	ErrInflightFull = errors.New("mqtt: too many publishes awaiting PUBACK")
 	// ErrNotConnected: the broker has not accepted the connection (no
 	// CONNACK yet), or the session was disconnected or failed since.
@@ -57,9 +57,6 @@ var (
 // MiB of payload with room for the longest topic.
 const DefaultMaxPacket = 1<<20 + 128<<10
 
-// DefaultMaxInflight is the QoS 1 window when Options.MaxInflight is 0.
-const DefaultMaxInflight = 64
-
 // connackTimeout is how long the broker has to answer CONNECT when there is
 // no keepalive to take the time from: a broker that accepts the TCP
 // connection but never answers must still be noticed.
@@ -77,7 +74,6 @@ type Options struct {
 	Keepalive    time.Duration // 0 disables; rounded up to whole seconds
 	CleanSession bool
 	Will         *Message // nil: none
-	MaxInflight  int      // QoS 1 publishes awaiting PUBACK at once; 0 means DefaultMaxInflight
 	MaxPacket    int      // largest remaining length accepted from the broker; 0 means DefaultMaxPacket
 }
 
@@ -92,8 +88,8 @@ func (o Options) String() string {
 	if o.Will != nil {
 		will = fmt.Sprintf("%q qos %d retain %t (%d bytes)", o.Will.Topic, o.Will.QoS, o.Will.Retain, len(o.Will.Payload))
 	}
-	return fmt.Sprintf("client %q user %q password %q keepalive %v clean %t will %s inflight %d max packet %d",
-		o.ClientID, o.Username, password, o.Keepalive, o.CleanSession, will, o.MaxInflight, o.MaxPacket)
+	return fmt.Sprintf("client %q user %q password %q keepalive %v clean %t will %s max packet %d",
+		o.ClientID, o.Username, password, o.Keepalive, o.CleanSession, will, o.MaxPacket)
 }
 
 // GoString is String, so that %#v does not print the password either.
@@ -129,9 +125,6 @@ func (o Options) Validate() error {
 		if len(w.Payload) > 65535 {
 			return fmt.Errorf("mqtt options: will payload of %d bytes: want at most 65535", len(w.Payload))
 		}
-	}
-	if o.MaxInflight < 0 || o.MaxInflight > 65535 {
-		return fmt.Errorf("mqtt options: max inflight %d: want 0 to 65535", o.MaxInflight)
 	}
 	if o.MaxPacket < 0 || o.MaxPacket > maxRemaining {
 		return fmt.Errorf("mqtt options: max packet %d: want 0 to %d", o.MaxPacket, maxRemaining)

@@ -68,10 +68,6 @@ const (
 // checked (see Validate): a keepalive beyond what CONNECT carries is
 // clamped, and anything else a broker would refuse it refuses at connect.
 func NewSession(o Options) *Session {
-	if o.MaxInflight <= 0 {
-		o.MaxInflight = DefaultMaxInflight
-	}
-	o.MaxInflight = min(o.MaxInflight, 65535)
 	if o.MaxPacket <= 0 {
 		o.MaxPacket = DefaultMaxPacket
 	}
@@ -135,8 +131,10 @@ func (s *Session) Inflight() int { return s.inflight }
 // Publish returns the PUBLISH packet for m. A QoS 0 message has id 0; a QoS
 // 1 message gets a fresh packet id, held in flight until its PUBACK reaches
 // Handler.Acked. It fails with ErrNotConnected before the CONNACK,
-// ErrInflightFull when MaxInflight publishes are unacknowledged,
-// ErrInvalidTopic, ErrTooLarge, or for QoS 2 with errors.ErrUnsupported.
+// ErrInflightFull when every packet id is in flight, ErrInvalidTopic,
+// ErrTooLarge, or for QoS 2 with errors.ErrUnsupported. The session does
+// not bound how many publishes may be in flight: that window is the
+// caller's, which knows what each publish is.
 func (s *Session) Publish(now time.Time, m Message) (id uint16, packet []byte, err error) {
 	if !s.connected {
 		return 0, nil, fmt.Errorf("%w: publish to %q", ErrNotConnected, m.Topic)
@@ -151,9 +149,6 @@ func (s *Session) Publish(now time.Time, m Message) (id uint16, packet []byte, e
 		return 0, nil, fmt.Errorf("%w: PUBLISH to %q of %d bytes, limit %d", ErrTooLarge, m.Topic, n, maxRemaining)
 	}
 	if m.QoS == 1 {
-		if s.inflight >= s.opts.MaxInflight {
-			return 0, nil, ErrInflightFull
-		}
 		if id, err = s.nextID(); err != nil {
 			return 0, nil, err
 		}

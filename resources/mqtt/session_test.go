@@ -151,7 +151,6 @@ func TestOptionsValidate(t *testing.T) {
 		{"will with wildcard", mqtt.Options{ClientID: "a", Will: &mqtt.Message{Topic: "a/#"}}, false},
 		{"will at QoS 2", mqtt.Options{ClientID: "a", Will: &mqtt.Message{Topic: "a", QoS: 2}}, false},
 		{"client id not UTF-8", mqtt.Options{ClientID: "\xff"}, false},
-		{"inflight too large", mqtt.Options{ClientID: "a", MaxInflight: 65536}, false},
 		{"negative max packet", mqtt.Options{ClientID: "a", MaxPacket: -1}, false},
 	} {
 		if err := tc.opts.Validate(); (err == nil) != tc.ok {
@@ -413,8 +412,10 @@ func TestSubscribe(t *testing.T) {
 	}
 }
 
-func TestInflightWindow(t *testing.T) {
-	s, h := connected(t, mqtt.Options{ClientID: "a", MaxInflight: 3})
+// Inflight counts the publishes awaiting their PUBACK; a new connection
+// starts with none, and acks for the old one mean nothing.
+func TestInflight(t *testing.T) {
+	s, h := connected(t, mqtt.Options{ClientID: "a"})
 	var ids []uint16
 	for range 3 {
 		id, _, err := s.Publish(t0, mqtt.Message{Topic: "a", QoS: 1})
@@ -423,11 +424,8 @@ func TestInflightWindow(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	if _, _, err := s.Publish(t0, mqtt.Message{Topic: "a", QoS: 1}); !errors.Is(err, mqtt.ErrInflightFull) {
-		t.Fatalf("fourth publish: %v, want ErrInflightFull", err)
-	}
-	if _, _, err := s.Publish(t0, mqtt.Message{Topic: "a"}); err != nil {
-		t.Errorf("QoS 0 with the window full: %v", err)
+	if _, _, err := s.Publish(t0, mqtt.Message{Topic: "a"}); err != nil || s.Inflight() != 3 {
+		t.Errorf("QoS 0: %v, inflight %d, want 3", err, s.Inflight())
 	}
 	if err := s.Feed(t0, puback(ids[1]), h); err != nil {
 		t.Fatal(err)
@@ -435,11 +433,6 @@ func TestInflightWindow(t *testing.T) {
 	if s.Inflight() != 2 {
 		t.Errorf("Inflight() = %d after one ack, want 2", s.Inflight())
 	}
-	if _, _, err := s.Publish(t0, mqtt.Message{Topic: "a", QoS: 1}); err != nil {
-		t.Errorf("publish after an ack: %v", err)
-	}
-	// A new connection starts with an empty window; acks for the old one
-	// mean nothing.
 	s.Start(t0)
 	h.got = nil
 	if err := s.Feed(t0, cat(connack(true, 0), puback(ids[0])), h); err != nil {
@@ -450,9 +443,36 @@ func TestInflightWindow(t *testing.T) {
 	}
 }
 
+// With every packet id in flight, a QoS 1 publish is refused; QoS 0 goes.
+func TestIDsExhausted(t *testing.T) {
+	s, h := connected(t, mqtt.Options{ClientID: "a"})
+	var first uint16
+	for i := range 65535 {
+		id, _, err := s.Publish(t0, mqtt.Message{Topic: "a", QoS: 1})
+		if err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		if i == 0 {
+			first = id
+		}
+	}
+	if _, _, err := s.Publish(t0, mqtt.Message{Topic: "a", QoS: 1}); !errors.Is(err, mqtt.ErrInflightFull) {
+		t.Fatalf("publish with every id in flight: %v, want ErrInflightFull", err)
+	}
+	if _, _, err := s.Publish(t0, mqtt.Message{Topic: "a"}); err != nil {
+		t.Errorf("QoS 0 with every id in flight: %v", err)
+	}
+	if err := s.Feed(t0, puback(first), h); err != nil {
+		t.Fatal(err)
+	}
+	if id, _, err := s.Publish(t0, mqtt.Message{Topic: "a", QoS: 1}); err != nil || id != first {
+		t.Errorf("publish after an ack: id %d, %v; want %d", id, err, first)
+	}
+}
+
 // Ids go 1 to 65535 and round again, skipping those still in flight.
 func TestIDWraparound(t *testing.T) {
-	s, h := connected(t, mqtt.Options{ClientID: "a", MaxInflight: 10})
+	s, h := connected(t, mqtt.Options{ClientID: "a"})
 	held, _, _ := s.Publish(t0, mqtt.Message{Topic: "a", QoS: 1})
 	sub, _, _ := s.Subscribe(t0, []string{"a"}, 0)
 	if held != 1 || sub != 2 {

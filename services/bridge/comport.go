@@ -32,34 +32,29 @@ const (
 // defaultLines are DTR and RTS as a port has them after open.
 var defaultLines = rfc2217.Lines{DTR: true, RTS: true}
 
-// telnetGreeting starts the option negotiation with a new client.
-func (s *Service) telnetGreeting(c *client) {
-	c.tn = rfc2217.NewServer("iogate " + c.dev.cfg.Name)
-	s.sendClient(c, c.tn.Greeting(s.tnReply[:0]))
-}
-
 // fromTelnet takes what an RFC 2217 client sent: the data goes to the
 // device, the commands are carried out and answered, in the order sent.
-func (s *Service) fromTelnet(c *client, in []byte) {
+func (c *client) fromTelnet(in []byte) {
+	a := c.a
 	for len(in) > 0 {
 		var n int
 		var cmd rfc2217.Command
-		s.tnData, s.tnReply, n, cmd = c.tn.Decode(s.tnData[:0], s.tnReply[:0], in)
+		a.tnData, a.tnReply, n, cmd = c.tn.Decode(a.tnData[:0], a.tnReply[:0], in)
 		in = in[n:]
-		if len(s.tnData) > 0 {
-			s.toDevice(c, s.tnData)
+		if len(a.tnData) > 0 {
+			c.toDevice(a.tnData)
 		}
 		if cmd.Op != rfc2217.OpNone {
-			s.tnReply = s.comPort(c, cmd, s.tnReply)
+			a.tnReply = c.comPort(cmd, a.tnReply)
 		}
 		if !c.notified && c.tn.ComPort() {
 			// The first notification tells the client the modem lines;
 			// pyserial reads none before it.
 			c.notified = true
-			s.tnReply = c.tn.NotifyModemState(s.tnReply, c.dev.modemState())
-			s.pollModem(c.dev)
+			a.tnReply = c.tn.NotifyModemState(a.tnReply, a.d.modemState())
+			a.d.pollModem()
 		}
-		if len(s.tnReply) > 0 && !s.sendClient(c, s.tnReply) {
+		if len(a.tnReply) > 0 && !c.send(a.tnReply) {
 			return
 		}
 		if n == 0 && cmd.Op == rfc2217.OpNone {
@@ -70,14 +65,14 @@ func (s *Service) fromTelnet(c *client, in []byte) {
 
 // comPort carries out a client's command on the port, if the client may,
 // and appends the answer: the setting in force afterwards.
-func (s *Service) comPort(c *client, cmd rfc2217.Command, reply []byte) []byte {
-	d := c.dev
+func (c *client) comPort(cmd rfc2217.Command, reply []byte) []byte {
+	d := c.a.d
 	switch cmd.Op {
 	case rfc2217.OpSetBaudRate, rfc2217.OpSetDataSize, rfc2217.OpSetParity, rfc2217.OpSetStopSize, rfc2217.OpSetControl:
 		if next, ok := rfc2217.ApplyMode(d.mode, cmd); ok {
-			if next != d.mode && s.mayControl(c, cmd) {
+			if next != d.mode && c.mayControl(cmd) {
 				if err := d.port.SetMode(next); err != nil {
-					s.logLimited(c.logger(), d.cfg.Name+"/rfc2217-mode", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused by the port", err)
+					d.logLimited("rfc2217-mode", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused by the port", err, "client", c.addr.String())
 				} else {
 					d.mode = next
 					c.logger().WithField("mode", next.String()).Info("rfc2217: line settings changed by the client")
@@ -86,9 +81,9 @@ func (s *Service) comPort(c *client, cmd rfc2217.Command, reply []byte) []byte {
 			return c.tn.Reply(reply, cmd.Op, rfc2217.ModeValue(d.mode, cmd))
 		}
 		if next, ok := rfc2217.ApplyLines(d.lines, cmd); ok {
-			if next != d.lines && s.mayControl(c, cmd) {
+			if next != d.lines && c.mayControl(cmd) {
 				if err := setLines(d.port, d.lines, next); err != nil {
-					s.logLimited(c.logger(), d.cfg.Name+"/rfc2217-lines", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused by the port", err)
+					d.logLimited("rfc2217-lines", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused by the port", err, "client", c.addr.String())
 				} else {
 					d.lines = next
 				}
@@ -96,7 +91,7 @@ func (s *Service) comPort(c *client, cmd rfc2217.Command, reply []byte) []byte {
 			return c.tn.Reply(reply, cmd.Op, rfc2217.LinesValue(d.lines, cmd))
 		}
 	case rfc2217.OpPurgeData:
-		if s.mayControl(c, cmd) {
+		if c.mayControl(cmd) {
 			var err error
 			if cmd.Value&rfc2217.PurgeReceive != 0 {
 				err = d.port.DiscardInput()
@@ -105,13 +100,13 @@ func (s *Service) comPort(c *client, cmd rfc2217.Command, reply []byte) []byte {
 				err = errors.Join(err, d.port.DiscardOutput())
 			}
 			if err != nil {
-				s.logLimited(c.logger(), d.cfg.Name+"/rfc2217-purge", logrus.WarnLevel, "rfc2217: purge failed", err)
+				d.logLimited("rfc2217-purge", logrus.WarnLevel, "rfc2217: purge failed", err, "client", c.addr.String())
 			}
 		}
 		return c.tn.Reply(reply, cmd.Op, cmd.Value)
 	case rfc2217.OpBreak:
-		if d.breakTimer == 0 && s.mayControl(c, cmd) && d.port.SetBreak(true) == nil {
-			d.breakTimer = s.after(breakLength, timerBreakEnd, d)
+		if d.breakTimer == 0 && c.mayControl(cmd) && d.port.SetBreak(true) == nil {
+			d.breakTimer = d.s.r.SetTimer(breakLength, d.onBreakEnd)
 		}
 		return reply
 	case rfc2217.OpNotifyLineState:
@@ -126,8 +121,8 @@ func (s *Service) comPort(c *client, cmd rfc2217.Command, reply []byte) []byte {
 
 // mayControl tells whether c may change the port, and makes it the
 // port's controller if no client is.
-func (s *Service) mayControl(c *client, cmd rfc2217.Command) bool {
-	d := c.dev
+func (c *client) mayControl(cmd rfc2217.Command) bool {
+	d := c.a.d
 	why := ""
 	switch {
 	case !d.cfg.Writable:
@@ -138,7 +133,7 @@ func (s *Service) mayControl(c *client, cmd rfc2217.Command) bool {
 		why = "another client (" + d.controller.addr.String() + ") controls the port"
 	}
 	if why != "" {
-		s.logLimited(c.logger(), d.cfg.Name+"/rfc2217-refused", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused: "+why, nil)
+		d.logLimited("rfc2217-refused", logrus.WarnLevel, "rfc2217: "+cmd.String()+" refused: "+why, nil, "client", c.addr.String())
 		return false
 	}
 	d.controller = c
@@ -147,8 +142,8 @@ func (s *Service) mayControl(c *client, cmd rfc2217.Command) bool {
 
 // releasePort gives the port back its configured settings when its
 // controller leaves.
-func (s *Service) releasePort(c *client) {
-	d := c.dev
+func (c *client) releasePort() {
+	d := c.a.d
 	if d.controller != c {
 		return
 	}
@@ -229,20 +224,23 @@ func (d *device) modemState() rfc2217.ModemState {
 }
 
 // pollModem arms the modem-line poll of a device, unless it is armed.
-func (s *Service) pollModem(d *device) {
+func (d *device) pollModem() {
 	if d.modemTimer == 0 {
-		d.modemTimer = s.after(modemPoll, timerModemPoll, d)
+		d.modemTimer = d.s.r.SetTimer(modemPoll, d.onModemPoll)
 	}
 }
 
 // notifyModem tells the device's RFC 2217 clients what changed on the
 // modem lines, and polls again while any of them listens.
-func (s *Service) notifyModem(d *device) {
+func (d *device) notifyModem() {
 	d.modemTimer = 0
+	if d.tcp == nil {
+		return
+	}
 	var st rfc2217.ModemState
 	polled, listening := false, false
-	for i := 0; i < len(d.clients); {
-		c := d.clients[i]
+	for i := 0; i < len(d.tcp.clients); {
+		c := d.tcp.clients[i]
 		if c.tn == nil || !c.notified {
 			i++
 			continue
@@ -251,12 +249,12 @@ func (s *Service) notifyModem(d *device) {
 			st, polled = d.modemState(), true
 		}
 		listening = true
-		if out := c.tn.NotifyModemState(s.tnReply[:0], st); len(out) > 0 && !s.sendClient(c, out) {
-			continue // c is gone from d.clients
+		if out := c.tn.NotifyModemState(d.tcp.tnReply[:0], st); len(out) > 0 && !c.send(out) {
+			continue // c is gone from the clients
 		}
 		i++
 	}
 	if listening {
-		s.pollModem(d)
+		d.pollModem()
 	}
 }

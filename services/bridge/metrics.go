@@ -78,33 +78,31 @@ func (s *Service) snapshot() Snapshot {
 		Started:  s.started,
 		Wakeups:  s.r.Wakeups(),
 		Stopping: s.stopping,
-		Paused:   s.pausedAll,
-		Pauses:   s.pauses,
+		Paused:   s.out.paused,
+		Pauses:   s.out.pauses,
 		Devices:  make([]DeviceStats, len(s.devices)),
+		Spool:    s.out.spoolStats(),
 	}
 	for i, d := range s.devices {
-		st := d.stats
-		st.Name = d.cfg.Name
-		st.TCPClients = len(d.clients)
+		st := *d.stats
+		if d.tcp != nil {
+			st.TCPClients = len(d.tcp.clients)
+		}
 		fs := d.decoder.Stats()
-		st.Overlong, st.Malformed = fs.Overlong, fs.Malformed
+		st.Overlong, st.Malformed, st.Cut = st.framed.Overlong+fs.Overlong, st.framed.Malformed+fs.Malformed, st.framed.Cut+fs.Cut
 		sn.Devices[i] = st
 	}
-	if s.mqttOn {
+	if l := s.link; l != nil {
 		sn.MQTT = &MQTTStats{
-			Broker:     s.cfg.MQTT.Broker,
-			Connected:  s.state == brokerUp,
-			Since:      s.brokerSince,
-			LastError:  s.brokerErr,
-			Connects:   s.connects,
-			Inflight:   s.session.Inflight(),
-			Queued:     s.out.len(),
-			AckLatency: s.ackLatency.Clone(),
+			Broker:     l.set.broker,
+			Connected:  l.up(),
+			Since:      l.since,
+			LastError:  l.err,
+			Connects:   l.connects,
+			Inflight:   s.out.inflight,
+			Queued:     s.out.q.len(),
+			AckLatency: s.out.ackLatency.Clone(),
 		}
-	}
-	if s.sp != nil {
-		st := s.sp.Stats()
-		sn.Spool = &SpoolStats{Frames: st.Records, Bytes: st.Bytes, Drops: s.spoolDrops, Syncs: st.Syncs}
 	}
 	return sn
 }
@@ -259,16 +257,4 @@ func (sn *Snapshot) statsJSON() ([]byte, error) {
 		out.Devices[d.Name] = d
 	}
 	return json.Marshal(out)
-}
-
-// publishStats publishes the counters on <prefix>/stats.
-func (s *Service) publishStats() {
-	sn := s.snapshot()
-	payload, err := sn.statsJSON()
-	if err != nil {
-		s.log.WithError(err).Error("stats not published")
-		return
-	}
-	s.publishGateway(s.statsTopic, payload, false)
-	s.pump()
 }

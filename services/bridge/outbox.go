@@ -2,19 +2,22 @@ package bridge
 
 import "time"
 
-// message is one MQTT publish waiting for the broker: a device frame, or a
-// status, error or stats message of the gateway.
+// message is one MQTT publish waiting for the broker.
 type message struct {
-	topic    string
-	payload  []byte // owned by the outbox; reused once the message is done
-	qos      byte
-	retain   bool
-	dev      *device // the device a frame came from, if it is still configured
-	frame    bool    // a device's frame, not one of the gateway's own messages
-	spoolSeq uint64  // the frame's record in the spool; 0 if it is not there
-	sent     bool    // published on the current connection
-	acked    bool    // PUBACK received (or QoS 0 and sent)
-	id       uint16  // packet id while sent and not acked
+	topic   *topic
+	payload []byte // owned by the outbox; reused once the message is done
+	qos     byte
+	retain  bool
+	// durable: a device's data (a frame, later a poll's reply or a
+	// value), which the spool keeps until the broker has it; otherwise one
+	// of the gateway's own messages (a status, an error, the stats), made
+	// afresh on the next connection rather than kept across a disconnect.
+	durable  bool
+	spoolSeq uint64 // the frame's record in the spool; 0 if it is not there
+	state    *state // the retained state this message publishes, if any
+	sent     bool   // published on the current connection
+	acked    bool   // PUBACK received (or QoS 0 and written)
+	id       uint16 // packet id while sent and not acked
 	sentAt   time.Time
 }
 
@@ -31,58 +34,72 @@ type outbox struct {
 	head  int
 	next  int // queue[next] is the first not yet sent on this connection
 	bytes int // payload bytes of the live messages
-	// unspooled is the payload bytes of live frames that are not in the
-	// spool: in memory only.
+	// unspooled is the payload bytes of live durable messages that are not
+	// in the spool: in memory only.
 	unspooled int
-	byID      map[uint16]*message
+	own       int // the gateway's own messages not yet acknowledged
 	free      []*message
-	frames    int // live messages that are device frames
 }
 
-func newOutbox() *outbox {
-	return &outbox{byID: map[uint16]*message{}}
-}
-
-// addFrame queues a device's frame; see add.
-func (o *outbox) addFrame(topic string, qos byte, dev *device, spoolSeq uint64) *message {
-	m := o.add(topic, qos, false, dev)
-	m.frame, m.spoolSeq = true, spoolSeq
-	o.frames++
+// add queues a message with payload (copied) and returns it.
+func (o *outbox) add(t *topic, payload []byte, qos byte, durable bool, spoolSeq uint64) *message {
+	m := o.made(t, payload, qos, durable, spoolSeq)
+	o.push(m)
 	return m
 }
 
-// add queues a message and returns it with an empty payload buffer for the
-// caller to fill; the caller then calls grew with the length it wrote.
-func (o *outbox) add(topic string, qos byte, retain bool, dev *device) *message {
-	var m *message
-	if n := len(o.free); n > 0 {
-		m, o.free = o.free[n-1], o.free[:n-1]
-	} else {
-		m = new(message)
-	}
-	*m = message{topic: topic, payload: m.payload[:0], qos: qos, retain: retain, dev: dev}
+// push queues a message from made at the end.
+func (o *outbox) push(m *message) {
 	if o.head > 0 && len(o.queue) == cap(o.queue) {
 		n := copy(o.queue, o.queue[o.head:])
 		clear(o.queue[n:])
 		o.queue, o.next, o.head = o.queue[:n], o.next-o.head, 0
 	}
 	o.queue = append(o.queue, m)
+}
+
+// made returns a new live message that is not queued yet: add queues it
+// at the end, prepend at the front.
+func (o *outbox) made(t *topic, payload []byte, qos byte, durable bool, spoolSeq uint64) *message {
+	var m *message
+	if n := len(o.free); n > 0 {
+		m, o.free = o.free[n-1], o.free[:n-1]
+	} else {
+		m = new(message)
+	}
+	*m = message{topic: t, payload: append(m.payload[:0], payload...), qos: qos, retain: t.retain, durable: durable, spoolSeq: spoolSeq}
+	o.count(m, 1)
+	if !durable {
+		o.own++
+	}
 	return m
 }
 
-// grew accounts for the payload written into m.
-func (o *outbox) grew(m *message) {
-	o.bytes += len(m.payload)
-	if m.frame && m.spoolSeq == 0 {
-		o.unspooled += len(m.payload)
+// count adds m's bytes (sign 1) to the totals, or takes them away (-1).
+func (o *outbox) count(m *message, sign int) {
+	o.bytes += sign * len(m.payload)
+	if m.durable && m.spoolSeq == 0 {
+		o.unspooled += sign * len(m.payload)
 	}
+}
+
+// prepend puts messages from made ahead of every unsent one: on a new
+// connection, the states go before the frames that waited.
+func (o *outbox) prepend(fresh []*message) {
+	if len(fresh) == 0 {
+		return
+	}
+	live := o.queue[o.head:]
+	q := make([]*message, 0, len(fresh)+len(live))
+	o.queue = append(append(q, fresh...), live...)
+	o.head, o.next = 0, 0
 }
 
 // unsent returns the next message to publish, or nil.
 func (o *outbox) unsent() *message {
 	for o.next < len(o.queue) {
 		m := o.queue[o.next]
-		if !m.acked {
+		if !m.acked && !m.sent {
 			return m
 		}
 		o.next++
@@ -90,33 +107,16 @@ func (o *outbox) unsent() *message {
 	return nil
 }
 
-// published records that the next message went out at now with packet id
-// (0 for QoS 0, which needs no acknowledgement).
-func (o *outbox) published(m *message, id uint16, now time.Time) {
-	o.next++
-	m.sent, m.sentAt = true, now
-	if m.qos == 0 {
-		m.acked = true
-		o.trim()
-		return
-	}
-	m.id = id
-	o.byID[id] = m
-}
+// take moves past the message unsent returned: it is being written.
+func (o *outbox) take() { o.next++ }
 
-// ack records the broker's PUBACK. It reports whether the id was known
-// (not a PUBACK from before a reconnect), the message's spool record, and
-// when it was published.
-func (o *outbox) ack(id uint16) (spoolSeq uint64, sentAt time.Time, known bool) {
-	m, ok := o.byID[id]
-	if !ok {
-		return 0, time.Time{}, false
-	}
-	delete(o.byID, id)
+// done releases an acknowledged message, and those at the head.
+func (o *outbox) done(m *message) {
 	m.acked = true
-	spoolSeq, sentAt = m.spoolSeq, m.sentAt
+	if !m.durable {
+		o.own--
+	}
 	o.trim()
-	return spoolSeq, sentAt, true
 }
 
 // trim releases the acknowledged messages at the head of the queue.
@@ -125,14 +125,8 @@ func (o *outbox) trim() {
 		m := o.queue[o.head]
 		o.queue[o.head] = nil
 		o.head++
-		o.bytes -= len(m.payload)
-		if m.frame {
-			o.frames--
-			if m.spoolSeq == 0 {
-				o.unspooled -= len(m.payload)
-			}
-		}
-		m.dev = nil
+		o.count(m, -1)
+		m.topic, m.state = nil, nil
 		o.free = append(o.free, m)
 	}
 	if o.head == len(o.queue) {
@@ -141,24 +135,19 @@ func (o *outbox) trim() {
 	o.next = max(o.next, o.head)
 }
 
-// rewind makes every unacknowledged message unsent again: the connection
-// they went out on is gone.
+// rewind makes every unacknowledged message unsent again, the connection
+// they went out on being gone, and forgets the gateway's own: the states
+// are published afresh on the next connection, and stale ones must not
+// overwrite them.
 func (o *outbox) rewind() {
-	for i := o.head; i < len(o.queue); i++ {
-		o.queue[i].sent = false
-	}
-	clear(o.byID)
-	o.next = o.head
-}
-
-// dropGateway forgets the gateway's own unsent messages: statuses are sent
-// afresh on the next connection, and stale ones must not overwrite them.
-func (o *outbox) dropGateway() {
-	for i := o.head; i < len(o.queue); i++ {
-		if m := o.queue[i]; !m.frame && !m.acked {
+	for _, m := range o.queue[o.head:] {
+		m.sent = false
+		if !m.durable && !m.acked {
 			m.acked = true
+			o.own--
 		}
 	}
+	o.next = o.head
 	o.trim()
 }
 

@@ -1,6 +1,10 @@
 package bridge
 
-import "time"
+import (
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
 
 // logEvery is how often one kind of problem of one device is logged; the
 // occurrences in between are counted and reported with the next line.
@@ -28,4 +32,20 @@ func (l *limiter) allow(key string, now time.Time) (ok bool, suppressed int) {
 	suppressed = l.suppressed[key]
 	delete(l.suppressed, key)
 	return true, suppressed
+}
+
+// logLimited logs a recurring problem at most once per logEvery per key,
+// saying how many were left out since.
+func logLimited(l *limiter, now time.Time, e *logrus.Entry, key string, level logrus.Level, msg string, err error) {
+	ok, suppressed := l.allow(key, now)
+	if !ok {
+		return
+	}
+	if suppressed > 0 {
+		e = e.WithField("suppressed", suppressed)
+	}
+	if err != nil {
+		e = e.WithError(err)
+	}
+	e.Log(level, msg)
 }

@@ -1,172 +1,299 @@
 package bridge
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"net/netip"
 	"reflect"
 
 	"github.com/iogate/iogate/config"
+	"github.com/iogate/iogate/resources/tcp"
+	"github.com/iogate/iogate/spool"
 )
 
-// reloadCommand carries a new configuration to the loop.
-type reloadCommand struct{ cfg *config.Config }
+// A reload is all or nothing. Reload prepares the new configuration off
+// the loop: what may block (name lookups, opening a spool) or fail is done
+// there, the TLS files having been parsed when the configuration was
+// loaded. The loop then binds the new listeners, the one step that can
+// still fail, and only if all of them bind does it apply the plan, at once.
+// Anything that fails is refused whole, logged, and the running
+// configuration stays, its broker connection and TLS untouched.
 
-// Reload applies a new, already validated configuration without a restart,
-// as SIGHUP asks: a device whose section changed is reopened, a new one is
-// opened, a removed one is closed (its status goes offline), and the
-// others keep running without losing a frame. Changed broker settings or
-// topics make a new broker connection. gateway.poller takes effect at the
-// next start. Safe from any goroutine.
-func (s *Service) Reload(c *config.Config) error {
-	return s.r.Controller().Send(reloadCommand{c})
+// plan is a configuration ready to apply.
+type plan struct {
+	cfg    *config.Config
+	broker brokerSettings
+	listen map[string]netip.AddrPort // tcp_listen, looked up, by device name
+	spool  *store                    // opened for a configuration that turns MQTT on
+	report spool.OpenReport
+
+	bound map[string]*tcp.Listener // the listeners bound for it, by device name
 }
 
-func (s *Service) reload(c *config.Config) {
+// reloadCommand carries a plan to the loop.
+type reloadCommand struct{ plan *plan }
+
+// Reload applies a new, validated configuration without a restart, as
+// SIGHUP asks: a device whose section changed is reopened, a new one is
+// opened, a removed one is closed (its status goes offline), and the
+// others keep running without losing a frame. Changed broker settings or
+// topics make a new broker connection once the broker has the offline
+// statuses under the old ones. gateway.poller takes effect at the next
+// start. It returns an error, and changes nothing, when the configuration
+// cannot be prepared; a listener that does not bind refuses the reload on
+// the loop, logged. Safe from any goroutine.
+func (s *Service) Reload(c *config.Config) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	p, err := s.prepare(c)
+	if err != nil {
+		return err
+	}
+	if err := s.r.Controller().Send(reloadCommand{p}); err != nil {
+		p.release()
+		return err
+	}
+	return nil
+}
+
+// prepare does, off the loop, what a reload may wait for.
+func (s *Service) prepare(c *config.Config) (*plan, error) {
+	p := &plan{cfg: c, broker: newBrokerSettings(c), listen: map[string]netip.AddrPort{}}
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	for _, d := range c.Devices {
+		if d.TCPListen == "" {
+			continue
+		}
+		ap, err := tcp.Resolve(ctx, d.TCPListen)
+		if err != nil {
+			return nil, fmt.Errorf("%s: device %s: tcp_listen %s: %w", c.Path, d.Name, d.TCPListen, err)
+		}
+		p.listen[d.Name] = ap
+	}
+	if c.MQTT.Kind != config.BrokerNone && !s.spoolOpen.Load() {
+		st, rep, err := openStore(c, s.r.Controller(), s.spoolDropped)
+		if err != nil {
+			return nil, fmt.Errorf("%s: spool: %w", c.Path, err)
+		}
+		p.spool, p.report = st, rep
+	}
+	return p, nil
+}
+
+// release closes what a plan opened and will not use.
+func (p *plan) release() {
+	for _, l := range p.bound {
+		l.Close()
+	}
+	p.bound = nil
+	if p.spool != nil {
+		p.spool.sp.Close()
+		p.spool = nil
+	}
+}
+
+// reload takes a plan on the loop: it binds its listeners, then applies
+// it, at once or after the broker has the statuses under the old topics.
+func (s *Service) reload(p *plan) {
 	if s.stopping {
+		p.release()
 		return
 	}
-	brokerChanged := c.MQTT != s.cfg.MQTT || c.Gateway.ID != s.cfg.Gateway.ID
-	if brokerChanged && s.state == brokerUp {
-		s.leave(c)
+	if s.pending != nil {
+		// A reload while another waits for the broker: the newest wins.
+		s.pending.release()
+		s.pending = nil
+	}
+	if err := s.bind(p); err != nil {
+		p.release()
+		s.log.WithField("config", p.cfg.Path).WithError(err).Error("reload refused; the running configuration stays")
 		return
 	}
-	s.apply(c, brokerChanged)
+	if s.brokerChanged(p.cfg) && s.link != nil && s.link.up() {
+		s.leave(p)
+		return
+	}
+	s.apply(p)
+}
+
+// bind binds the listeners the plan needs that no running device has:
+// a device whose tcp_listen is unchanged keeps its listener and clients.
+func (s *Service) bind(p *plan) error {
+	p.bound = map[string]*tcp.Listener{}
+	for _, dc := range p.cfg.Devices {
+		if dc.TCPListen == "" || s.listening(dc.TCPListen) != nil {
+			continue
+		}
+		l, err := tcp.ListenAddr(p.listen[dc.Name])
+		if err != nil {
+			return fmt.Errorf("device %s: tcp_listen %s: %w", dc.Name, dc.TCPListen, err)
+		}
+		p.bound[dc.Name] = l
+	}
+	return nil
+}
+
+// listening is the running device that listens on addr, if any.
+func (s *Service) listening(addr string) *device {
+	for _, d := range s.devices {
+		if d.tcp != nil && d.tcp.listener != 0 && d.cfg.TCPListen == addr {
+			return d
+		}
+	}
+	return nil
+}
+
+// brokerChanged tells whether c changes the broker connection or its topics.
+func (s *Service) brokerChanged(c *config.Config) bool {
+	return !c.MQTT.Same(s.cfg.MQTT) || c.Gateway.ID != s.cfg.Gateway.ID
 }
 
 // leave ends the broker connection cleanly before its settings change: the
 // statuses under the old topics go offline, so none is left saying online
-// where nothing will update it. Once the broker has them (or leaveWait
-// passed), the connection is closed and c applied. Closing at once would
-// lose them: the broker's acknowledgements arriving on a closed socket
-// reset it before the broker has read the rest.
-func (s *Service) leave(c *config.Config) {
-	first := s.pending == nil
-	s.pending = c
-	if !first {
-		return // already leaving; the newest configuration wins
+// where nothing will update it. Once the broker has them (or stopWait
+// passed), the plan is applied. Closing at once would lose them: the
+// broker's acknowledgements arriving on a closed socket reset it before
+// the broker has read the rest.
+func (s *Service) leave(p *plan) {
+	s.pending = p
+	if s.deadline != 0 {
+		return // already leaving
 	}
-	for _, d := range s.devices {
-		s.publishGateway(d.statusTopic, []byte("offline"), true)
-	}
-	s.publishGateway(s.statusTopic, []byte("offline"), true)
-	s.leaveTimer = s.after(stopWait, timerLeaveDeadline, nil)
-	s.pump()
-	s.maybeFinishLeave()
-}
-
-// maybeFinishLeave applies the pending configuration once the broker has
-// every status.
-func (s *Service) maybeFinishLeave() {
-	if s.pending != nil && s.gatewayDrained() {
+	s.offline()
+	s.deadline = s.r.SetTimer(stopWait, s.finishLeave)
+	if !s.out.ownPending() {
 		s.finishLeave()
 	}
 }
 
 func (s *Service) finishLeave() {
-	c := s.pending
-	s.pending = nil
-	s.cancel(&s.leaveTimer)
-	if s.state == brokerUp {
-		s.r.Send(s.connID, s.session.Disconnect())
+	p := s.pending
+	if p == nil {
+		return
 	}
-	s.apply(c, true)
+	s.pending = nil
+	if s.deadline != 0 {
+		s.r.CancelTimer(s.deadline)
+		s.deadline = 0
+	}
+	s.apply(p)
 }
 
-// apply switches to c: devices, then the broker connection if it changed.
-func (s *Service) apply(c *config.Config, brokerChanged bool) {
+// apply switches to the plan's configuration: devices, topics, then the
+// broker connection if it changed. Nothing here fails.
+func (s *Service) apply(p *plan) {
+	c := p.cfg
 	if c.Gateway.Poller != s.cfg.Gateway.Poller {
 		s.log.WithField("poller", c.Gateway.Poller).Warn("reload: gateway.poller takes effect at the next start")
 	}
-	if brokerChanged {
-		if s.connID != 0 || s.state != brokerIdle {
-			s.dropBroker(errors.New("configuration changed"))
-		}
-		s.cancel(&s.retryTimer)
+	brokerChanged := s.brokerChanged(c)
+	if p.spool != nil {
+		s.attachSpool(p.spool, p.report)
+		p.spool = nil
 	}
+
 	old := make(map[string]*device, len(s.devices))
 	for _, d := range s.devices {
 		old[d.cfg.Name] = d
 	}
-	s.cfg = c
-	if brokerChanged {
-		if err := s.setBroker(c); err != nil {
-			// Load checked the files it names; one changed since.
-			s.log.WithError(err).Error("reload: broker settings not applied")
-		}
-	}
-
-	var kept, opened, closed int
-	devices := make([]*device, 0, len(c.Devices))
-	var fresh []*device
+	var kept, fresh []*device
+	next := make([]*device, 0, len(c.Devices))
+	listeners := map[string]*tcp.Listener{}
 	for _, dc := range c.Devices {
 		d := old[dc.Name]
 		delete(old, dc.Name)
 		if d != nil && reflect.DeepEqual(d.cfg, dc) {
-			d.setTopics(c.MQTT.TopicPrefix)
-			devices = append(devices, d)
-			kept++
+			next = append(next, d)
+			kept = append(kept, d)
 			continue
 		}
+		if dc.TCPListen != "" {
+			if l := p.bound[dc.Name]; l != nil {
+				listeners[dc.Name] = l
+				delete(p.bound, dc.Name)
+			} else if holder := s.listening(dc.TCPListen); holder != nil {
+				listeners[dc.Name] = holder.tcp.detach()
+			}
+		}
 		if d != nil {
-			s.closeDevice(d)
+			d.close("") // its successor takes its status over
 		}
 		nd, err := s.newDevice(dc)
 		if err != nil {
 			s.log.WithError(err).Error("reload: device not applied")
 			continue
 		}
-		devices = append(devices, nd)
+		next = append(next, nd)
 		fresh = append(fresh, nd)
 	}
+	removed := len(old)
 	for _, d := range old {
-		s.closeDevice(d)
-		if !brokerChanged {
-			s.publishGateway(d.statusTopic, []byte("offline"), true)
-		}
-		closed++
+		d.close("offline")
 	}
-	s.devices = devices
+	p.release() // listeners bound for devices that did not need them
+
+	s.cfg = c
+	s.devices = next
+	s.topics.setPrefix(c.MQTT.TopicPrefix)
+	s.out.qos = c.MQTT.QoS
+	wasOn := s.mqttOn
+	s.mqttOn = c.MQTT.Kind != config.BrokerNone
 	s.index()
 	for _, d := range fresh {
-		if err := s.listen(d); err != nil {
-			d.log.WithError(err).Error("reload: tcp_listen not applied")
+		if l := listeners[d.cfg.Name]; l != nil {
+			if err := d.serve(l); err != nil {
+				l.Close()
+				d.log.WithError(err).Error("reload: tcp_listen not applied")
+			}
 		}
-		s.openDevice(d)
-		opened++
+		d.start()
 	}
-	if brokerChanged {
-		s.reconnect()
-	} else if s.state == brokerUp {
-		s.subscribeTx()
+	if brokerChanged || wasOn != s.mqttOn {
+		s.relink(p.broker)
+	} else if s.link != nil && s.link.up() {
+		s.linkUp()
 	}
-	s.pump()
-	s.log.WithField("kept", kept).WithField("reopened_or_added", opened).WithField("removed", closed).
+	s.out.pump()
+	s.log.WithField("kept", len(kept)).WithField("reopened_or_added", len(fresh)).WithField("removed", removed).
 		WithField("broker_changed", brokerChanged).Info("configuration reloaded")
 }
 
-// closeDevice closes a device for good, its TCP access with it: it is
-// being replaced or removed.
-func (s *Service) closeDevice(d *device) {
-	s.closeTCP(d)
-	s.cancel(&d.reopen)
-	s.cancel(&d.idle)
-	if d.id == 0 {
-		return
+// relink starts the broker connection afresh with new settings, or ends
+// it when MQTT was turned off.
+func (s *Service) relink(set brokerSettings) {
+	switch {
+	case !s.mqttOn && s.link != nil:
+		s.link.disconnect(errReconfigured, true)
+		s.setLink(nil)
+		s.r.CancelTimer(s.stats)
+	case s.mqttOn && s.link == nil:
+		s.setLink(newLink(s.r, s.log, s.limit, set, s))
+		s.link.connect()
+		s.stats = s.r.SetTimer(s.cfg.Metrics.StatsInterval, s.onStats)
+	case s.mqttOn:
+		s.link.configure(set)
+		s.link.disconnect(errReconfigured, false)
 	}
-	if res, err := s.r.Unregister(d.id); err == nil {
-		res.Close()
-	}
-	delete(s.byID, d.id)
-	d.id, d.port = 0, nil
-}
-
-// reconnect connects with the current settings at once, if there is a broker.
-func (s *Service) reconnect() {
-	s.cancel(&s.retryTimer)
-	s.retryWait = 0
-	if s.mqttOn {
-		s.connect()
-		if s.statsTimer == 0 {
-			s.statsTimer = s.after(s.cfg.Metrics.StatsInterval, timerStats, nil)
+	// The statuses a leave set offline, for the next connection.
+	s.out.set(s.gateway, "online")
+	for _, d := range s.devices {
+		d.pauseReading(s.out.paused)
+		if d.id != 0 {
+			s.out.set(d.status, "online")
 		}
 	}
+}
+
+// detach takes the listener off the device, open, for a successor.
+func (a *access) detach() *tcp.Listener {
+	var l *tcp.Listener
+	if a.listener != 0 {
+		if res, err := a.d.s.r.Unregister(a.listener); err == nil {
+			l, _ = res.(*tcp.Listener)
+		}
+		a.listener = 0
+	}
+	a.close()
+	return l
 }
