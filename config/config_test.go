@@ -170,6 +170,7 @@ func TestErrors(t *testing.T) {
 		{"stats too often", "[gateway]\nid = \"g\"\n[metrics]\nstats_interval = \"100ms\"\n", []string{"t.toml:4: metrics.stats_interval: 100ms: want 1s to 24h"}},
 		{"metrics listen", "[gateway]\nid = \"g\"\n[metrics]\nlisten = \"9108\"\n", []string{"t.toml:4: metrics.listen:"}},
 		{"reconnect order", minimal + "reconnect_min = \"5s\"\nreconnect_max = \"1s\"\n", []string{"t.toml:9: device[0].reconnect_max:"}},
+		{"broker reconnect order", "[gateway]\nid = \"g\"\n[mqtt]\nreconnect_min = \"5s\"\nreconnect_max = \"1s\"\n", []string{"t.toml:5: mqtt.reconnect_max: 1s: must not be less than reconnect_min (5s)"}},
 		{"syntax at end of line", "[gateway]\nid = \"g\"\n[[device]\nname = \"x\"\n", []string{"t.toml:3: expected end of table array"}},
 		{"type error in device alone", minimal + "baud = \"fast\"\nencoding = \"hex\"\n", []string{"t.toml:8: device[0].baud:"}},
 		{"missing id alone", "[gateway]\nstate_dir = \"/tmp\"\n", []string{"t.toml:1: gateway.id: required"}},

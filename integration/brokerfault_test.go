@@ -177,7 +177,11 @@ func (c *brokerConn) silence() {
 }
 
 // serveWell answers as a broker does: CONNACK, PUBACK, SUBACK, PINGRESP.
-func (c *brokerConn) serveWell() {
+func (c *brokerConn) serveWell() { c.serveHolding(nil) }
+
+// serveHolding is serveWell that acknowledges no PUBLISH once hold is
+// closed: a broker that is there but does not take the messages.
+func (c *brokerConn) serveHolding(hold <-chan struct{}) {
 	if !c.connect() {
 		return
 	}
@@ -190,7 +194,7 @@ func (c *brokerConn) serveWell() {
 		var reply packets.ControlPacket
 		switch p := p.(type) {
 		case *packets.PublishPacket:
-			if p.Qos == 1 {
+			if p.Qos == 1 && !closed(hold) {
 				ack := packets.NewControlPacket(packets.Puback).(*packets.PubackPacket)
 				ack.MessageID = p.MessageID
 				reply = ack
@@ -210,6 +214,26 @@ func (c *brokerConn) serveWell() {
 			c.send(buf.Bytes())
 		}
 	}
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// topics returns the topics published on over connection n.
+func (b *fakeBroker) topics(n int) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range b.publishes {
+		if p.conn == n {
+			out[p.topic] = true
+		}
+	}
+	return out
 }
 
 // rx returns the payloads published on topic over connection n.

@@ -144,3 +144,23 @@ func TestCheckInvalid(t *testing.T) {
 		}
 	})
 }
+
+// check parses the TLS files: one that is not PEM is an error naming its
+// key and line, exit 2.
+func TestCheckParsesTLSFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(bad, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "tls.toml")
+	text := strings.Replace(validConfig, `broker = "tcp://127.0.0.1:1883"`, "broker = \"ssl://127.0.0.1:8883\"\nca_file = \""+bad+"\"", 1)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := checkConfig(t, path)
+	if want := path + ":7: mqtt.ca_file: " + bad + ": no PEM certificate in it"; code != 2 || !strings.Contains(stderr, want) {
+		t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -332,11 +333,31 @@ func TestCommands(t *testing.T) {
 		t.Fatalf("error payload %s", e.payload)
 	}
 	// A read-only device is not subscribed: a command to it is not written.
+	// The gateway gets the two commands in order, so once the second is
+	// written the first would have been.
 	w.publish("iogate/gw/ro/tx", []byte("IGNORED"), false)
 	w.publish("iogate/gw/rw/tx", []byte("AFTER"), false)
 	if got := w.read("rw", 7); got != "AFTER\r\n" {
 		t.Fatalf("device got %q", got)
 	}
+	if got := w.pending("ro"); got != "" {
+		t.Fatalf("the read-only device got %q", got)
+	}
+}
+
+// pending is what the gateway wrote to a device and nobody read, without
+// waiting.
+func (w *world) pending(name string) string {
+	w.t.Helper()
+	buf := make([]byte, 4096)
+	n, err := unix.Read(w.devices[name].Fd(), buf)
+	if errors.Is(err, unix.EAGAIN) {
+		return ""
+	}
+	if err != nil {
+		w.t.Fatalf("read %s: %v", name, err)
+	}
+	return string(buf[:max(n, 0)])
 }
 
 func TestUnplugAndReplug(t *testing.T) {
@@ -358,7 +379,11 @@ func TestMissingAtStartAndGarbage(t *testing.T) {
 	w.run(map[string]string{"good": "max_frame = 16", "late": ""})
 	w.expectAll("iogate/gw/good/status online", "iogate/gw/late/status offline")
 	w.write("good", strings.Repeat("x", 100)+"\nok\n\xff\x00garbage\n")
-	w.expectPayload("iogate/gw/good/rx", "ok")
+	// Frames of a device arrive in order: the overlong line would come
+	// before "ok".
+	if m := w.expect("iogate/gw/good/rx"); m.payload != "ok" {
+		t.Fatalf("first frame %q, want ok: the overlong line was not discarded", m.payload)
+	}
 	w.expectPayload("iogate/gw/good/rx", "\xff\x00garbage")
 	w.plug("late")
 	w.expectPayload("iogate/gw/late/status", "online")
@@ -489,4 +514,113 @@ func TestOutageDoesNotPauseDevices(t *testing.T) {
 	w.write("gps", lines.String()) // fails at its deadline if the gateway stops reading
 	w.startBroker(addr)
 	w.expectPayload("iogate/gw/gps/rx", fmt.Sprintf("%-62d", n))
+}
+
+// A frame of megabytes, which max_frame allows, is published whole, and
+// the other devices keep flowing before and after it; one that waited in
+// the spool is published by the next run.
+func TestLargeFrame(t *testing.T) {
+	w := newWorld(t, "big", "small")
+	devices := map[string]string{
+		"big":   "max_frame = 8388608\nencoding = \"base64\"",
+		"small": "",
+	}
+	w.run(devices)
+	w.expectAll("iogate/gw/big/status online", "iogate/gw/small/status online")
+	line := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16) // 3 MiB
+	w.write("small", "before\n")
+	w.write("big", string(line)+"\n")
+	w.write("big", "after\n")
+	w.write("small", "after\n")
+	want := base64.StdEncoding.EncodeToString(line)
+	w.expectAll("iogate/gw/small/rx before", "iogate/gw/big/rx "+want,
+		"iogate/gw/big/rx "+base64.StdEncoding.EncodeToString([]byte("after")), "iogate/gw/small/rx after")
+
+	// The broker away, the frame goes to the spool; the gateway stops,
+	// and the next one publishes it.
+	addr := w.addr
+	w.broker.Close()
+	w.write("big", string(line)+"\n")
+	w.write("small", "spooled\n")
+	w.waitSpooled(2)
+	w.stop()
+	w.startBroker(addr)
+	w.run(devices)
+	w.expectAll("iogate/gw/big/rx "+want, "iogate/gw/small/rx spooled")
+}
+
+// waitSpooled waits until n frames are in the spool.
+func (w *world) waitSpooled(n uint64) {
+	w.t.Helper()
+	for start := time.Now(); ; {
+		sn, err := w.svc.Snapshot(context.Background())
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if sn.Spool != nil && sn.Spool.Frames >= n {
+			return
+		}
+		if time.Since(start) > deadline {
+			w.t.Fatalf("%d frames in the spool, want %d", sn.Spool.Frames, n)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, not waiting for time to pass
+	}
+}
+
+// Hundreds of devices share one broker connection: every status comes
+// online or offline, and every present device's frames arrive.
+func TestManyDevices(t *testing.T) {
+	const n, absent = 200, 20
+	var names []string
+	for i := range n {
+		names = append(names, fmt.Sprintf("d%03d", i))
+	}
+	w := newWorld(t, names[absent:]...)
+	devices := map[string]string{}
+	for _, name := range names {
+		devices[name] = ""
+	}
+	w.run(devices)
+	var want []string
+	for i, name := range names {
+		status := "online"
+		if i < absent {
+			status = "offline"
+		}
+		want = append(want, "iogate/gw/"+name+"/status "+status)
+	}
+	w.expectAll(append(want, "iogate/gw/status online")...)
+	want = want[:0]
+	for _, name := range names[absent:] {
+		w.write(name, name+"\n")
+		want = append(want, "iogate/gw/"+name+"/rx "+name)
+	}
+	w.expectAll(want...)
+	sn, err := w.svc.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sn.MQTT.Connects != 1 {
+		t.Errorf("%d broker connections, want 1", sn.MQTT.Connects)
+	}
+}
+
+// A FIFO writer that leaves mid-line has written a frame: it is published
+// when the writer leaves, not dropped.
+func TestFIFOLastFrameWithoutNewline(t *testing.T) {
+	w := newWorld(t)
+	path := filepath.Join(w.dir, "weather")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.run(map[string]string{"weather": `kind = "file"`})
+	w.expectPayload("iogate/gw/weather/status", "online")
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("T=20\nT=21")
+	f.Close()
+	w.expectPayload("iogate/gw/weather/rx", "T=20")
+	w.expectPayload("iogate/gw/weather/rx", "T=21")
 }

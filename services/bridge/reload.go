@@ -100,21 +100,26 @@ func (s *Service) reload(p *plan) {
 		p.release()
 		return
 	}
-	if s.pending != nil {
-		// A reload while another waits for the broker: the newest wins.
-		s.pending.release()
-		s.pending = nil
+	leaving := s.pending != nil
+	if leaving {
+		s.pending.release() // its listeners are not in the way of the newer one
 	}
 	if err := s.bind(p); err != nil {
 		p.release()
 		s.log.WithField("config", p.cfg.Path).WithError(err).Error("reload refused; the running configuration stays")
+		if leaving {
+			s.pending = &plan{cfg: s.cfg, broker: s.link.set} // come back as it was
+		}
 		return
 	}
-	if s.brokerChanged(p.cfg) && s.link != nil && s.link.up() {
+	switch {
+	case leaving:
+		s.pending = p // the newest wins, once the leave is over
+	case s.brokerChanged(p.cfg) && s.link != nil && s.link.up():
 		s.leave(p)
-		return
+	default:
+		s.apply(p, false)
 	}
-	s.apply(p)
 }
 
 // bind binds the listeners the plan needs that no running device has:
@@ -157,9 +162,6 @@ func (s *Service) brokerChanged(c *config.Config) bool {
 // the broker has read the rest.
 func (s *Service) leave(p *plan) {
 	s.pending = p
-	if s.deadline != 0 {
-		return // already leaving
-	}
 	s.offline()
 	s.deadline = s.r.SetTimer(stopWait, s.finishLeave)
 	if !s.out.ownPending() {
@@ -177,12 +179,13 @@ func (s *Service) finishLeave() {
 		s.r.CancelTimer(s.deadline)
 		s.deadline = 0
 	}
-	s.apply(p)
+	s.apply(p, true)
 }
 
 // apply switches to the plan's configuration: devices, topics, then the
-// broker connection if it changed. Nothing here fails.
-func (s *Service) apply(p *plan) {
+// broker connection if it changed, or if the old one was left (its
+// statuses set offline). Nothing here fails.
+func (s *Service) apply(p *plan, left bool) {
 	c := p.cfg
 	if c.Gateway.Poller != s.cfg.Gateway.Poller {
 		s.log.WithField("poller", c.Gateway.Poller).Warn("reload: gateway.poller takes effect at the next start")
@@ -249,7 +252,7 @@ func (s *Service) apply(p *plan) {
 		}
 		d.start()
 	}
-	if brokerChanged || wasOn != s.mqttOn {
+	if brokerChanged || left || wasOn != s.mqttOn {
 		s.relink(p.broker)
 	} else if s.link != nil && s.link.up() {
 		s.linkUp()

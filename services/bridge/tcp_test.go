@@ -175,3 +175,27 @@ func TestTCPOnly(t *testing.T) {
 		t.Fatalf("client got %q", got)
 	}
 }
+
+// A client that closes its sending side after a command (printf 'AT\r' |
+// nc -N) still gets the device's answer.
+func TestTCPHalfClose(t *testing.T) {
+	w := newWorld(t, "modem")
+	addr := freeAddr(t)
+	w.run(map[string]string{"modem": fmt.Sprintf("tcp_listen = %q\nwritable = true", addr)})
+	w.expectPayload("iogate/gw/modem/status", "online")
+	c := dial(t, addr)
+	if _, err := c.Write([]byte("AT\r")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.read("modem", 3); got != "AT\r" {
+		t.Fatalf("device got %q", got)
+	}
+	w.write("modem", "OK\r\n")
+	got, err := io.ReadAll(c) // until the gateway closes it
+	if err != nil || string(got) != "OK\r\n" {
+		t.Fatalf("client got %q, %v", got, err)
+	}
+}
