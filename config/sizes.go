@@ -54,9 +54,13 @@ func (v *validator) sizes(key string, c *Config, d Device, largest *int64) {
 	}
 	rec := d.spoolRecord()
 	if _, err := spool.SegmentBytesFor(c.Spool.MaxBytes, rec); err != nil {
-		v.addf(key+".max_frame", "%d bytes in %s make payloads of up to %d bytes, more than spool.max_bytes = %s can hold in one record; "+
-			"raise spool.max_bytes to at least %s, or lower max_frame",
-			d.MaxFrame, d.Encoding, d.MaxPayload(), sizeString(c.Spool.MaxBytes), sizeString(2*(rec+64)))
+		what := fmt.Sprintf("%d bytes in %s make payloads of up to %d bytes, more than spool.max_bytes = %s can hold in one record",
+			d.MaxFrame, d.Encoding, d.MaxPayload(), FormatSize(c.Spool.MaxBytes))
+		if need := 2 * (rec + 64); need <= 128<<20 {
+			v.addf(key+".max_frame", "%s; raise spool.max_bytes to at least %dMiB, or lower max_frame", what, (need+1<<20-1)>>20)
+		} else {
+			v.addf(key+".max_frame", "%s, and no spool holds records over 64MiB; lower max_frame, or choose a denser encoding", what)
+		}
 		return
 	}
 	*largest = max(*largest, rec)
@@ -71,8 +75,9 @@ func (v *validator) segmentBytes(c *Config, largest int64) {
 	c.Spool.SegmentBytes = seg
 }
 
-// sizeString prints a byte count the way the config file takes it.
-func sizeString(n int64) string {
+// FormatSize prints a byte count the way the config file takes it:
+// "64MiB", "512KiB", "1000".
+func FormatSize(n int64) string {
 	for _, u := range []struct {
 		unit  string
 		shift uint
@@ -80,9 +85,6 @@ func sizeString(n int64) string {
 		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
 			return fmt.Sprintf("%d%s", n>>u.shift, u.unit)
 		}
-	}
-	if n >= 1<<20 {
-		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
 	}
 	return fmt.Sprintf("%d", n)
 }

@@ -63,7 +63,7 @@ func describe(w io.Writer, c *config.Config, engine string) {
 	if c.Metrics.Listen != "" {
 		fmt.Fprintf(w, "metrics: http://%s/metrics and /healthz\n", c.Metrics.Listen)
 	}
-	fmt.Fprintf(w, "spool: up to %s, %s\n", bytesIEC(c.Spool.MaxBytes), c.Spool.Overflow)
+	fmt.Fprintf(w, "spool: up to %s, %s\n", config.FormatSize(c.Spool.MaxBytes), c.Spool.Overflow)
 	for _, d := range c.Devices {
 		fmt.Fprintf(w, "device %s: %s\n", d.Name, deviceSummary(d))
 		if d.Publish && m.Kind != config.BrokerNone {
@@ -112,17 +112,4 @@ func deviceSummary(d config.Device) string {
 	}
 	fmt.Fprintf(&b, ", max %d bytes", d.MaxFrame)
 	return b.String()
-}
-
-// bytesIEC prints a byte count the way the config file takes it.
-func bytesIEC(n int64) string {
-	for _, u := range []struct {
-		unit  string
-		shift uint
-	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
-		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
-			return fmt.Sprintf("%d %s", n>>u.shift, u.unit)
-		}
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

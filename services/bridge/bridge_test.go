@@ -624,3 +624,30 @@ func TestFIFOLastFrameWithoutNewline(t *testing.T) {
 	w.expectPayload("iogate/gw/weather/rx", "T=20")
 	w.expectPayload("iogate/gw/weather/rx", "T=21")
 }
+
+// A frame that the configuration's sizes allow but whose payload still
+// cannot be stored (json text whose control characters take six bytes
+// each) is dropped, counted, logged and reported on the device's error
+// topic; the frames after it flow.
+func TestFrameTooLargeAtRunTime(t *testing.T) {
+	w := newWorld(t, "j")
+	w.extra = "[spool]\nmax_bytes = \"1MiB\"" // segments of 64 KiB
+	w.run(map[string]string{"j": "encoding = \"json\"\nmax_frame = 40000"})
+	w.expectPayload("iogate/gw/j/status", "online")
+	w.write("j", strings.Repeat("\x01", 40000)+"\nnext\n")
+	e := w.expect("iogate/gw/j/error")
+	if !strings.Contains(e.payload, "frame too large to publish") || !strings.Contains(e.payload, `"device":"j"`) {
+		t.Fatalf("error payload %s", e.payload)
+	}
+	m := w.expect("iogate/gw/j/rx")
+	if !strings.Contains(m.payload, `"data":"next"`) {
+		t.Fatalf("next frame %s", m.payload)
+	}
+	sn, err := w.svc.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sn.Devices[0]; d.Drops != 1 || d.Frames != 2 {
+		t.Errorf("drops %d, frames %d; want 1 and 2", d.Drops, d.Frames)
+	}
+}
