@@ -96,10 +96,11 @@ type Spool struct {
 // Device is one [[device]] entry.
 type Device struct {
 	Name      string
-	Kind      string // serial | file
+	Kind      string // serial | file | tcp
 	Path      string
 	USB       string // "067b:2303", lower case
 	USBSerial string
+	Remote    Remote // kind = "tcp": the far end
 	Baud      int
 	DataBits  int
 	Parity    string
@@ -117,8 +118,8 @@ type Device struct {
 	TCPListen      string
 	TCPMaxClients  int
 	TCPOverflow    string         // refuse | kick-oldest: a client beyond tcp_max_clients
-	TCPProtocol    string         // raw | rfc2217
-	TCPIdleTimeout time.Duration  // 0: none
+	TCPProtocol    string         // raw | rfc2217: tcp_listen's; always raw on kind = "tcp" (see Remote)
+	TCPIdleTimeout time.Duration  // tcp_listen's clients; 0: none, as always on kind = "tcp" (see Remote)
 	TCPAllow       []netip.Prefix // empty: any address
 
 	ReconnectMin time.Duration
@@ -244,6 +245,7 @@ type deviceFile struct {
 	Path           string   `toml:"path"`
 	USB            string   `toml:"usb"`
 	USBSerial      string   `toml:"usb_serial"`
+	Address        string   `toml:"address"`
 	Baud           int      `toml:"baud"`
 	DataBits       int      `toml:"data_bits"`
 	Parity         string   `toml:"parity"`

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -304,17 +305,7 @@ func (v *validator) device(key string, f *deviceFile) Device {
 		if d.USBSerial != "" && d.USB == "" {
 			v.addf(key+".usb_serial", "usb_serial narrows a usb match; set usb too")
 		}
-		if d.Baud <= 0 {
-			v.addf(key+".baud", "%d: must be more than 0", d.Baud)
-		}
-		if d.DataBits < 5 || d.DataBits > 8 {
-			v.addf(key+".data_bits", "%d: want 5, 6, 7 or 8", d.DataBits)
-		}
-		oneOf(v, key+".parity", d.Parity, "none", "even", "odd", "mark", "space")
-		if d.StopBits != 1 && d.StopBits != 2 {
-			v.addf(key+".stop_bits", "%d: want 1 or 2", d.StopBits)
-		}
-		oneOf(v, key+".flow", d.Flow, "none", "rtscts", "xonxoff")
+		v.line(key, &d)
 	case "file":
 		if d.Path == "" {
 			v.addf(key+".path", "a file device needs a path")
@@ -322,8 +313,13 @@ func (v *validator) device(key string, f *deviceFile) Device {
 		if d.USB != "" {
 			v.addf(key+".usb", "usb matching is for serial devices")
 		}
+	case "tcp":
+		v.tcpDevice(key, f, &d)
 	default:
-		v.addf(key+".kind", "%q is not one of serial, file", d.Kind)
+		v.addf(key+".kind", "%q is not one of serial, file, tcp", d.Kind)
+	}
+	if f.Address != "" && (d.Kind == "serial" || d.Kind == "file") {
+		v.addf(key+".address", "is for kind = \"tcp\": a %s device is opened by its path", d.Kind)
 	}
 	if d.MaxFrame < 1 || d.MaxFrame > 16<<20 {
 		v.addf(key+".max_frame", "%d: want 1 to 16777216 bytes", d.MaxFrame)
@@ -384,4 +380,19 @@ func (v *validator) device(key string, f *deviceFile) Device {
 		v.addf(key+".reconnect_max", "%s: must not be less than reconnect_min (%s)", d.ReconnectMax, d.ReconnectMin)
 	}
 	return d
+}
+
+// line checks the line settings of a serial port.
+func (v *validator) line(key string, d *Device) {
+	if d.Baud <= 0 || d.Baud > math.MaxInt32 {
+		v.addf(key+".baud", "%d: want 1 to %d", d.Baud, math.MaxInt32) // what termios and RFC 2217 can carry
+	}
+	if d.DataBits < 5 || d.DataBits > 8 {
+		v.addf(key+".data_bits", "%d: want 5, 6, 7 or 8", d.DataBits)
+	}
+	oneOf(v, key+".parity", d.Parity, "none", "even", "odd", "mark", "space")
+	if d.StopBits != 1 && d.StopBits != 2 {
+		v.addf(key+".stop_bits", "%d: want 1 or 2", d.StopBits)
+	}
+	oneOf(v, key+".flow", d.Flow, "none", "rtscts", "xonxoff")
 }

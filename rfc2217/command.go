@@ -2,11 +2,12 @@ package rfc2217
 
 import "strconv"
 
-// Op is what a client asks of the port: one of RFC 2217's commands, or a
-// telnet BRK.
+// Op is what one side says about the port: one of RFC 2217's commands, a
+// telnet BRK, or the server's word on COM-PORT-OPTION.
 type Op uint8
 
-// The Ops that Decode returns. The zero Op means no command.
+// The Ops that Server.Decode and Client.Decode return. The zero Op means
+// no command.
 const (
 	OpNone               Op = iota
 	OpSetBaudRate           // Value: bits per second; 0 asks for the rate in force
@@ -20,6 +21,7 @@ const (
 	OpFlowControlResume     // send to the client again
 	OpPurgeData             // Value: a Purge value
 	OpBreak                 // telnet's IAC BRK: send a break on the line
+	OpComPort               // Client.Decode only: the server agreed to COM-PORT-OPTION (Value 1), or refused or ended it (0)
 )
 
 // codes are the commands' codes on the wire, by Op.
@@ -56,6 +58,7 @@ var opNames = [...]string{
 	OpFlowControlResume:  "FLOWCONTROL-RESUME",
 	OpPurgeData:          "PURGE-DATA",
 	OpBreak:              "BREAK",
+	OpComPort:            "COM-PORT-OPTION",
 }
 
 // String returns the name RFC 2217 gives op, such as "SET-BAUDRATE".
@@ -67,14 +70,14 @@ func (op Op) String() string {
 }
 
 // Command is a command from the client for the caller to carry out and
-// answer with Server.Reply.
+// answer with Server.Reply; or, from Client.Decode, what the server said.
 type Command struct {
 	Op    Op
 	Value uint32 // the argument, as each Op says
 }
 
 // String returns cmd as a log line would show it: "SET-BAUDRATE 115200",
-// "SET-PARITY even", "SET-CONTROL DTR on".
+// "SET-PARITY even", "SET-CONTROL DTR on", "COM-PORT-OPTION agreed".
 func (cmd Command) String() string {
 	s := cmd.Op.String()
 	var v string
@@ -92,6 +95,11 @@ func (cmd Command) String() string {
 		v = name(controlNames[:], cmd.Value)
 	case OpPurgeData:
 		v = name(purgeNames[:], cmd.Value)
+	case OpComPort:
+		v = "refused"
+		if cmd.Value != 0 {
+			v = "agreed"
+		}
 	default:
 		return s
 	}
@@ -199,3 +207,19 @@ const (
 
 // modemLines are the bits of a ModemState that are lines, not changes.
 const modemLines = ModemCTS | ModemDSR | ModemRI | ModemCD
+
+// LineState is the state of the serial line as NOTIFY-LINESTATE carries
+// it: what the port's UART reports, its errors among it.
+type LineState uint8
+
+// The bits of a LineState.
+const (
+	LineDataReady    LineState = 1 << iota // data is waiting
+	LineOverrun                            // bytes were lost: the UART was not read in time
+	LineParityError                        // a character with the wrong parity
+	LineFramingError                       // a character without its stop bit
+	LineBreak                              // a break came in
+	LineHoldingEmpty                       // the transmit holding register is empty
+	LineShiftEmpty                         // the transmit shift register is empty
+	LineTimeout                            // a timeout error
+)

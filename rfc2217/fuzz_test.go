@@ -136,6 +136,70 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// checkAnswer fails the test for a Command a Client's Decode should never
+// return.
+func checkAnswer(t *testing.T, cmd Command) {
+	t.Helper()
+	ok := true
+	switch cmd.Op {
+	case OpComPort:
+		ok = cmd.Value <= 1
+	case OpSetBaudRate:
+	case OpSetDataSize, OpSetParity, OpSetStopSize, OpNotifyLineState, OpNotifyModemState:
+		ok = cmd.Value <= 0xff
+	case OpSetControl:
+		ok = cmd.Value <= ControlFlowDSR
+	case OpPurgeData:
+		ok = cmd.Value >= PurgeReceive && cmd.Value <= PurgeBoth
+	case OpFlowControlSuspend, OpFlowControlResume:
+		ok = cmd.Value == 0
+	default:
+		ok = false
+	}
+	if !ok {
+		t.Fatalf("answer %#v", cmd)
+	}
+}
+
+// FuzzClientDecode feeds any stream to a Client that sent no greeting, one
+// that did, or one whose server agreed to everything, whole, in random
+// reads and a byte at a time, and holds it to the rules of the package:
+// the same result however the stream is cut, the data the plain model
+// takes out, no more answers than the stream warrants, a bounded buffer,
+// and a Line that adds up.
+func FuzzClientDecode(f *testing.F) {
+	starts := []func() *Client{clientFresh, clientGreeted, clientAgreed}
+	for i, tt := range clientDecodeTests {
+		f.Add([]byte(tt.in), uint8(i), uint64(len(tt.in)))
+	}
+	f.Fuzz(func(t *testing.T, stream []byte, start uint8, seed uint64) {
+		newClient := starts[int(start)%len(starts)]
+		c := newClient()
+		whole := decode(t, c, [][]byte{stream})
+		for _, chunks := range [][][]byte{fuzzChunks(stream, seed), bytewise(stream)} {
+			if r := decode(t, newClient(), chunks); !r.equal(whole) {
+				t.Fatalf("cut in %d:\n got %v\nwant %v (whole)", len(chunks), r, whole)
+			}
+		}
+		if want := plainData(stream); !bytes.Equal(whole.data, want) {
+			t.Fatalf("data %q, want %q", whole.data, want)
+		}
+		// The longest answer for its request is to DO COM-PORT-OPTION:
+		// WILL and the five commands, 41 bytes for 3.
+		if len(whole.reply) > 14*len(stream) {
+			t.Fatalf("%d bytes of answers to %d", len(whole.reply), len(stream))
+		}
+		for _, cmd := range whole.cmds {
+			checkAnswer(t, cmd)
+		}
+		l := c.Line()
+		if l.Confirmed&^l.Answered != 0 || l.Answered&^l.Sent != 0 || (l.Sent != 0 && l.Sent != AllSettings) ||
+			(l.Refused && c.ComPort()) || l.Mode != clientMode {
+			t.Fatalf("line %+v, ComPort %v", l, c.ComPort())
+		}
+	})
+}
+
 // The telnet commands from NOP to GA, which mean nothing to the server.
 const nop, ga = 241, 249
 

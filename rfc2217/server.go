@@ -1,67 +1,17 @@
 package rfc2217
 
-import "bytes"
-
-// maxSubnegotiation bounds what a subnegotiation may carry after its
-// option: RFC 2217's longest command is SET-BAUDRATE's five bytes, so this
-// leaves room for a SIGNATURE text.
-const maxSubnegotiation = 128
-
-// Stats counts what a Server has decoded since NewServer.
-type Stats struct {
-	Commands  uint64 // COM-PORT-OPTION commands, whether Decode answered or returned them
-	Refused   uint64 // requests to enable an option the server does not take: WILL or DO answered DONT or WONT
-	Ignored   uint64 // telnet commands that mean nothing here, and subnegotiations of options not agreed
-	Malformed uint64 // COM-PORT-OPTION commands of an unknown code, length or value, and broken subnegotiations
-	Overlong  uint64 // subnegotiations longer than 128 bytes
+// serverSides are the sides of each option the server takes: BINARY and
+// SUPPRESS-GO-AHEAD both ways, ECHO on its own side, and COM-PORT-OPTION on
+// the client's.
+var serverSides = sides{
+	{us: true, him: true},  // BINARY
+	{us: true, him: false}, // ECHO
+	{us: true, him: true},  // SUPPRESS-GO-AHEAD
+	{us: false, him: true}, // COM-PORT-OPTION
 }
 
-// Decoder states: where the next byte falls.
-const (
-	stData     = iota // data
-	stIAC             // after IAC
-	stOption          // after IAC WILL, WONT, DO or DONT
-	stSBOption        // after IAC SB
-	stSB              // in a subnegotiation
-	stSBIAC           // after IAC in a subnegotiation
-)
-
-// An option's state on one side, after RFC 1143. The server never asks to
-// disable an option, so there is no WANTNO.
-type qstate uint8
-
-const (
-	qNo qstate = iota
-	qYes
-	qWantYes // asked for, not answered yet
-)
-
-// options are the options the server knows, and the sides of each it
-// takes: us when the client sends DO, him when it sends WILL.
-var options = [...]struct {
-	code    byte
-	us, him bool
-}{
-	{optBinary, true, true},
-	{optEcho, true, false},
-	{optSGA, true, true},
-	{optComPort, false, true},
-}
-
-const comPort = 3 // the index of optComPort in options
-
-// option returns the index of opt in options, or -1.
-func option(opt byte) int {
-	for k, o := range options {
-		if o.code == opt {
-			return k
-		}
-	}
-	return -1
-}
-
-// greeting is what the server asks for on connect, in ser2net's order.
-var greeting = [...]struct{ verb, opt byte }{
+// serverGreeting is what the server asks for on connect, in ser2net's order.
+var serverGreeting = [...]request{
 	{will, optSGA},
 	{will, optEcho},
 	{do, optBinary},
@@ -72,47 +22,25 @@ var greeting = [...]struct{ verb, opt byte }{
 // Server is the server side of one telnet connection. Make one with
 // NewServer for each client.
 type Server struct {
+	telnet
 	signature []byte
-
-	state byte
-	verb  byte // stOption: WILL, WONT, DO or DONT
-	opt   byte // the option of the subnegotiation being read
-	sb    [maxSubnegotiation]byte
-	n     int  // bytes of sb in use
-	long  bool // the subnegotiation outgrew sb and is being discarded
-
-	us, him [len(options)]qstate
 
 	modemMask ModemState
 	modem     ModemState // the lines of the last NOTIFY-MODEMSTATE sent
 	notified  bool       // a NOTIFY-MODEMSTATE was sent
-
-	stats Stats
 }
 
 // NewServer returns a Server for a new connection. signature is the text
 // it answers a client's SIGNATURE request with, such as "iogate gps".
 func NewServer(signature string) *Server {
-	return &Server{signature: []byte(signature), modemMask: 0xFF}
+	return &Server{telnet: telnet{sides: &serverSides}, signature: []byte(signature), modemMask: 0xFF}
 }
 
 // Greeting appends the options the server asks for on connect to dst, and
 // returns the extended slice: WILL SUPPRESS-GO-AHEAD, WILL ECHO, DO and
 // WILL BINARY, and DO COM-PORT-OPTION. It asks only for what is not yet
 // agreed or asked for, so it may also come after the client spoke first.
-func (s *Server) Greeting(dst []byte) []byte {
-	for _, g := range greeting {
-		st := &s.him[option(g.opt)]
-		if g.verb == will {
-			st = &s.us[option(g.opt)]
-		}
-		if *st == qNo {
-			*st = qWantYes
-			dst = append(dst, iac, g.verb, g.opt)
-		}
-	}
-	return dst
-}
+func (s *Server) Greeting(dst []byte) []byte { return s.greet(dst, serverGreeting[:]) }
 
 // ComPort reports whether the client has agreed to COM-PORT-OPTION, with
 // WILL or with a command after the greeting asked for it: until then
@@ -133,131 +61,26 @@ func (s *Server) Stats() Stats { return s.stats }
 // A command may arrive cut anywhere across calls: Decode keeps what it
 // has of it. It keeps no reference to in, data or reply.
 func (s *Server) Decode(data, reply, in []byte) (dataOut, replyOut []byte, n int, cmd Command) {
-	for i := 0; i < len(in); {
-		if s.state == stData {
-			j := bytes.IndexByte(in[i:], iac)
-			if j < 0 {
-				return append(data, in[i:]...), reply, len(in), Command{}
-			}
-			data = append(data, in[i:i+j]...)
-			i += j + 1
-			s.state = stIAC
-			continue
-		}
-		c := in[i]
-		i++
-		switch s.state {
-		case stIAC:
-			s.state = stData
-			switch {
-			case c == iac:
-				data = append(data, iac)
-			case c >= will:
-				s.verb, s.state = c, stOption
-			case c == sb:
-				s.state = stSBOption
-			case c == brk:
-				return data, reply, i, Command{Op: OpBreak}
-			default:
-				s.stats.Ignored++
-			}
-		case stOption:
-			reply = s.negotiate(reply, s.verb, c)
-			s.state = stData
-		case stSBOption:
-			s.opt, s.n, s.long, s.state = c, 0, false, stSB
-		case stSB:
-			if c == iac {
-				s.state = stSBIAC
-			} else {
-				s.put(c)
-			}
-		case stSBIAC:
-			switch c {
-			case iac:
-				s.put(iac)
-				s.state = stSB
-			case se:
-				s.state = stData
-				if reply, cmd = s.subnegotiation(reply); cmd.Op != OpNone {
-					return data, reply, i, cmd
-				}
-			default:
-				// The subnegotiation is cut short by a command, which is
-				// read as one: a client that lost its IAC SE recovers.
-				s.stats.Malformed++
-				s.state = stIAC
-				i--
+	for n < len(in) {
+		var k int
+		var ev event
+		data, reply, k, ev = s.decode(data, reply, in[n:])
+		n += k
+		switch ev {
+		case evBreak:
+			return data, reply, n, Command{Op: OpBreak}
+		case evSubnegotiation:
+			if reply, cmd = s.subnegotiation(reply); cmd.Op != OpNone {
+				return data, reply, n, cmd
 			}
 		}
 	}
-	return data, reply, len(in), Command{}
-}
-
-// put adds c to the subnegotiation, or starts discarding one that grew too
-// long.
-func (s *Server) put(c byte) {
-	if s.long {
-		return
-	}
-	if s.n == len(s.sb) {
-		s.long = true
-		s.stats.Overlong++
-		return
-	}
-	s.sb[s.n] = c
-	s.n++
-}
-
-// negotiate answers IAC verb opt, after the Q method of RFC 1143: a
-// request to enter the state an option is in is not answered, which keeps
-// two sides from answering each other forever.
-func (s *Server) negotiate(reply []byte, verb, opt byte) []byte {
-	k := option(opt)
-	var st *qstate
-	var take bool
-	yes, no := byte(will), byte(wont)
-	if verb == will || verb == wont {
-		yes, no = do, dont
-		if k >= 0 {
-			st, take = &s.him[k], options[k].him
-		}
-	} else if k >= 0 {
-		st, take = &s.us[k], options[k].us
-	}
-	cur := qNo
-	if st != nil {
-		cur = *st
-	}
-	if verb == will || verb == do {
-		switch {
-		case cur == qWantYes: // the answer to the greeting
-			*st = qYes
-		case cur == qNo && take:
-			*st = qYes
-			reply = append(reply, iac, yes, opt)
-		case cur == qNo:
-			s.stats.Refused++
-			reply = append(reply, iac, no, opt)
-		}
-		return reply
-	}
-	switch cur {
-	case qWantYes: // the greeting refused
-		*st = qNo
-	case qYes:
-		*st = qNo
-		reply = append(reply, iac, no, opt)
-	}
-	return reply
+	return data, reply, n, Command{}
 }
 
 // subnegotiation handles the subnegotiation just read: it answers the
 // commands that need nothing of the port and returns the others.
 func (s *Server) subnegotiation(reply []byte) ([]byte, Command) {
-	if s.long {
-		return reply, Command{}
-	}
 	if s.opt != optComPort || s.him[comPort] == qNo {
 		s.stats.Ignored++
 		return reply, Command{}
@@ -391,10 +214,7 @@ func (s *Server) modemState(dst []byte, lines ModemState, poll bool) []byte {
 	return appendCommand(dst, codes[OpNotifyModemState], []byte{byte(v)})
 }
 
-// appendCommand appends IAC SB COM-PORT-OPTION code+100 value IAC SE,
-// with the IACs of value doubled.
+// appendCommand appends the server's command code, plus 100, with value.
 func appendCommand(dst []byte, code byte, value []byte) []byte {
-	dst = append(dst, iac, sb, optComPort, code+serverCode)
-	dst = Escape(dst, value)
-	return append(dst, iac, se)
+	return appendSubnegotiation(dst, code+serverCode, value)
 }

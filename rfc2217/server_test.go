@@ -47,10 +47,20 @@ func (r result) equal(o result) bool {
 		slices.Equal(r.cmds, o.cmds) && slices.Equal(r.at, o.at) && r.stats == o.stats
 }
 
+// decoder is a Server or a Client.
+type decoder interface {
+	Decode(data, reply, in []byte) ([]byte, []byte, int, Command)
+	Stats() Stats
+	buffered() int
+}
+
+// buffered is how much of a subnegotiation the decoder holds.
+func (t *telnet) buffered() int { return t.n }
+
 // decode feeds chunks to s in turn, looping over Decode as a caller does,
 // and returns what came out, with the replies of the greeting, if any, not
 // counted.
-func decode(t testing.TB, s *Server, chunks [][]byte) result {
+func decode(t testing.TB, s decoder, chunks [][]byte) result {
 	var r result
 	before := s.Stats()
 	for _, in := range chunks {
@@ -64,8 +74,8 @@ func decode(t testing.TB, s *Server, chunks [][]byte) result {
 			if cmd.Op == OpNone && n != len(in) {
 				t.Fatalf("Decode stopped at %d of %d bytes with no command", n, len(in))
 			}
-			if s.n > maxSubnegotiation {
-				t.Fatalf("subnegotiation buffer holds %d bytes", s.n)
+			if s.buffered() > maxSubnegotiation {
+				t.Fatalf("subnegotiation buffer holds %d bytes", s.buffered())
 			}
 			in = in[n:]
 			if cmd.Op != OpNone {
@@ -106,13 +116,13 @@ func bytewise(in []byte) [][]byte {
 }
 
 // feedSplits decodes in, cut every way splits has, each time on a fresh
-// Server from newServer, and fails the test unless every way gives the
-// same result. It returns that result.
-func feedSplits(t *testing.T, newServer func() *Server, in []byte) result {
+// Server or Client from newDecoder, and fails the test unless every way
+// gives the same result. It returns that result.
+func feedSplits[D decoder](t *testing.T, newDecoder func() D, in []byte) result {
 	t.Helper()
 	var first result
 	for k, chunks := range splits(in) {
-		r := decode(t, newServer(), chunks)
+		r := decode(t, newDecoder(), chunks)
 		if k == 0 {
 			first = r
 			continue
