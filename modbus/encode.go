@@ -214,8 +214,8 @@ func (p Point) encodeString(dst []uint16, s []byte) ([]uint16, error) {
 		}
 		text = []byte(str)
 	}
-	if max := 2 * int(p.Count); len(text) > max {
-		return dst, fmt.Errorf("modbus: a string of %d bytes does not fit in %d registers (%d bytes)", len(text), p.Count, max)
+	if room := 2 * int(p.Count); len(text) > room {
+		return dst, fmt.Errorf("modbus: a string of %d bytes does not fit in %d registers (%d bytes)", len(text), p.Count, room)
 	}
 	for i := 0; i < int(p.Count); i++ {
 		var hi, lo byte

@@ -29,22 +29,22 @@ func (r Request) Broadcast() bool { return r.Slave == 0 }
 // bounds. The order of the checks is the specification's: the function,
 // then the quantity (exception 3), then the address range (exception 2).
 func (r Request) limits() (Exception, string) {
-	max := 1
+	limit := 1
 	switch r.Function {
 	case ReadCoils, ReadDiscreteInputs:
-		max = MaxReadBits
+		limit = MaxReadBits
 	case ReadHoldingRegisters, ReadInputRegisters:
-		max = MaxReadRegisters
+		limit = MaxReadRegisters
 	case WriteSingleCoil, WriteSingleRegister:
 	case WriteMultipleCoils:
-		max = MaxWriteCoils
+		limit = MaxWriteCoils
 	case WriteMultipleRegisters:
-		max = MaxWriteRegisters
+		limit = MaxWriteRegisters
 	default:
 		return IllegalFunction, fmt.Sprintf("function %d is not one of 1, 2, 3, 4, 5, 6, 15, 16", r.Function)
 	}
-	if r.Count < 1 || int(r.Count) > max {
-		return IllegalDataValue, fmt.Sprintf("%s of %d %s: want 1 to %d", r.Function, r.Count, r.unit(), max)
+	if r.Count < 1 || int(r.Count) > limit {
+		return IllegalDataValue, fmt.Sprintf("%s of %d %s: want 1 to %d", r.Function, r.Count, r.unit(), limit)
 	}
 	if int(r.Address)+int(r.Count) > 1<<16 {
 		return IllegalDataAddress, fmt.Sprintf("%s of %d %s from address %d goes past 65535", r.Function, r.Count, r.unit(), r.Address)
