@@ -13,9 +13,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,6 +124,16 @@ type Device struct {
 
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
+
+	Polls []Poll
+
+	Protocol        string // ProtocolStream, ProtocolModbusRTU or ProtocolModbusTCP
+	RS485           bool   // the kernel's RS-485 mode (TIOCSRS485) drives the transceiver
+	ModbusTimeout   time.Duration
+	ModbusRetries   int
+	ModbusPause     time.Duration
+	ModbusTCPListen string // "" for none
+	Slaves          []Slave
 }
 
 // PasswordEnv is the environment variable a broker password may come from.
@@ -172,21 +182,34 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 	}
 	devices := make([]deviceFile, len(f.Device))
-	failed := map[int]bool{}
+	failed := map[string]bool{} // "device.1", "device.0.slave.2": tables whose decoding failed
 	for i, prim := range f.Device {
 		devices[i] = defaultDevice()
+		key := "device." + strconv.Itoa(i)
 		if err := md.PrimitiveDecode(prim, &devices[i]); err != nil {
 			// Decoding stopped at this value: the keys it did not reach
 			// would look unknown or missing, so only this is reported.
-			key, msg := decodeMessage(err)
-			v.add(strings.TrimSuffix(fmt.Sprintf("device.%d.%s", i, key), "."), msg)
-			failed[i] = true
+			field, msg := decodeMessage(err)
+			v.add(strings.TrimSuffix(key+"."+field, "."), msg)
+			failed[key] = true
+			continue
 		}
+		decodePolls(&v, &md, key, &devices[i], failed)
+		decodeSlaves(&v, &md, key, &devices[i], failed)
 	}
 	for _, k := range md.Undecoded() {
-		if len(k) > 1 && k[0] == "device" {
-			v.addDeviceKey(k, errUnknownKey, failed)
+		if len(k) < 2 || k[0] != "device" {
+			continue
 		}
+		if unknown[k[:len(k)-1].String()] {
+			unknown[k.String()] = true
+			continue // inside an unknown table, which is reported already
+		}
+		table := md.Type(k...) == "Hash" || md.Type(k...) == "ArrayHash"
+		if table {
+			unknown[k.String()] = true
+		}
+		v.addDeviceKey(k, table, failed)
 	}
 	v.config(c, &f, devices, failed)
 	if err := v.err(); err != nil {
@@ -267,6 +290,19 @@ type deviceFile struct {
 	TCPAllow       []string `toml:"tcp_allow"`
 	ReconnectMin   Duration `toml:"reconnect_min"`
 	ReconnectMax   Duration `toml:"reconnect_max"`
+
+	Poll []toml.Primitive `toml:"poll"`
+
+	Protocol        string           `toml:"protocol"`
+	RS485           bool             `toml:"rs485"`
+	ModbusTimeout   Duration         `toml:"modbus_timeout"`
+	ModbusRetries   int              `toml:"modbus_retries"`
+	ModbusPause     Duration         `toml:"modbus_pause"`
+	ModbusTCPListen string           `toml:"modbus_tcp_listen"`
+	Slave           []toml.Primitive `toml:"slave"`
+
+	polls  []pollFile  // Poll, decoded
+	slaves []slaveFile // Slave, decoded
 }
 
 // setDefaults fills in the product contract's defaults; the file overrides them.
@@ -307,5 +343,7 @@ func defaultDevice() deviceFile {
 		TCPProtocol:   "raw",
 		ReconnectMin:  Duration(100 * time.Millisecond),
 		ReconnectMax:  Duration(30 * time.Second),
+		ModbusTimeout: Duration(defaultModbusTimeout),
+		ModbusRetries: defaultModbusRetries,
 	}
 }

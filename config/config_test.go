@@ -49,6 +49,7 @@ func TestDefaults(t *testing.T) {
 		StopBits: 1, Flow: "none", Framing: "line", Delimiter: []byte("\n"), IdleGap: 5 * time.Millisecond,
 		MaxFrame: 4096, Encoding: "text", Publish: true, TCPMaxClients: 4, TCPOverflow: "refuse", TCPProtocol: "raw",
 		ReconnectMin: 100 * time.Millisecond, ReconnectMax: 30 * time.Second,
+		ModbusTimeout: 500 * time.Millisecond, ModbusRetries: 2,
 	}
 	if fmt.Sprintf("%+v", d) != fmt.Sprintf("%+v", want) {
 		t.Errorf("device\n got %+v\nwant %+v", d, want)

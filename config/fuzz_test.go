@@ -18,6 +18,10 @@ func FuzzParse(f *testing.F) {
 	f.Add(example)
 	f.Add([]byte(minimal))
 	f.Add([]byte("[gateway]\nid = \"g\"\n[[device]]\nname = \"x\"\nbaud = \"fast\"\n"))
+	f.Add([]byte(bus("modbus_tcp_listen = \"127.0.0.1:5020\"\n", "")))
+	f.Add([]byte(bus("", point("table = \"holding\"\naddress = 10\ntype = \"uint32\"\norder = \"CDAB\"\n[[device.slave.point]]\nname = \"q\"\ntable = \"holding\"\naddress = 11\ntyep = 1\n"))))
+	f.Add([]byte(bus("", "[[device.slave]]\nid = \"one\"\n[[device.slaves]]\n[device.slave.point.x]\n")))
+	f.Add([]byte(poll("send_hex = \"01 03 00 00 00 02 c4 0b\"\nevery = \"10s\"\n[[device.poll]]\nname = \"rx\"\nsend = 3\n")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := config.Parse("fuzz.toml", data)
 		if (c == nil) == (err == nil) {

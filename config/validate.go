@@ -41,26 +41,39 @@ func (v *validator) addf(key, format string, args ...any) {
 	v.add(key, fmt.Errorf(format, args...))
 }
 
-// addDeviceKey places an undecoded key of some [[device]]: the decoder does
-// not say which, so the first device that has the key on a line is named.
-// Devices whose decoding failed are skipped: their keys past the failure
-// were never decoded, and are not unknown.
-func (v *validator) addDeviceKey(k toml.Key, err error, failed map[int]bool) {
-	rest := strings.Join(k[1:], ".")
-	for i := 0; ; i++ {
-		head := "device." + strconv.Itoa(i)
-		if _, ok := v.pos.headers[head]; !ok {
-			break
-		}
-		if _, ok := v.pos.keys[head+"."+rest]; ok {
-			if !failed[i] {
-				v.add(head+"."+rest, err)
-			}
-			return
+// addDeviceKey reports an undecoded key under [[device]] (an unknown
+// table when table is true) at each place it is written: the decoder does
+// not say in which element of which array it is. Places inside tables
+// whose decoding failed are skipped: their keys past the failure were
+// never decoded, and are not unknown.
+func (v *validator) addDeviceKey(k toml.Key, table bool, failed map[string]bool) {
+	err := errUnknownKey
+	if table {
+		err = errUnknownTable
+	}
+	places := v.pos.find(k.String())
+	for _, place := range places {
+		if !insideFailed(place, failed) {
+			v.add(place, err)
 		}
 	}
-	if len(failed) == 0 {
+	if len(places) == 0 && len(failed) == 0 {
 		v.add(k.String(), err)
+	}
+}
+
+// insideFailed reports whether the dotted path is inside a table whose
+// decoding failed.
+func insideFailed(path string, failed map[string]bool) bool {
+	for k := path; ; {
+		if failed[k] {
+			return true
+		}
+		i := strings.LastIndexByte(k, '.')
+		if i < 0 {
+			return false
+		}
+		k = k[:i]
 	}
 }
 
@@ -88,7 +101,7 @@ func oneOf(v *validator, key, value string, allowed ...string) {
 	}
 }
 
-func (v *validator) config(c *Config, f *file, devices []deviceFile, failed map[int]bool) {
+func (v *validator) config(c *Config, f *file, devices []deviceFile, failed map[string]bool) {
 	g := f.Gateway
 	if !namePattern.MatchString(g.ID) {
 		if g.ID == "" {
@@ -136,21 +149,27 @@ func (v *validator) config(c *Config, f *file, devices []deviceFile, failed map[
 	}
 	var largest int64
 	for i := range devices {
-		if failed[i] {
+		key := "device." + strconv.Itoa(i)
+		if failed[key] {
 			continue
 		}
-		key := "device." + strconv.Itoa(i)
 		d := v.device(key, &devices[i])
+		levels := map[string]string{} // topic levels under the device: its polls and slaves
+		v.polls(key, &devices[i], &d, levels, failed)
+		v.modbus(key, &devices[i], &d, levels, failed)
 		v.sizes(key, c, d, &largest)
 		if first, dup := names[d.Name]; dup && d.Name != "" {
 			v.addf(key+".name", "%q is already the name of device[%d]", d.Name, first)
 		}
 		names[d.Name] = i
-		if d.TCPListen != "" {
-			if other, dup := listens[d.TCPListen]; dup {
-				v.addf(key+".tcp_listen", "%s is already taken by %s", d.TCPListen, displayKey(other))
+		for _, l := range []struct{ key, addr string }{{".tcp_listen", d.TCPListen}, {".modbus_tcp_listen", d.ModbusTCPListen}} {
+			if l.addr == "" {
+				continue
 			}
-			listens[d.TCPListen] = key + ".tcp_listen"
+			if other, dup := listens[l.addr]; dup {
+				v.addf(key+l.key, "%s is already taken by %s", l.addr, displayKey(other))
+			}
+			listens[l.addr] = key + l.key
 		}
 		c.Devices = append(c.Devices, d)
 	}
@@ -324,7 +343,11 @@ func (v *validator) device(key string, f *deviceFile) Device {
 	if d.MaxFrame < 1 || d.MaxFrame > 16<<20 {
 		v.addf(key+".max_frame", "%d: want 1 to 16777216 bytes", d.MaxFrame)
 	}
-	switch d.Framing {
+	framing := d.Framing
+	if isModbus(f.Protocol) {
+		framing = "raw" // a Modbus device's frames are Modbus's: its framing is ignored
+	}
+	switch framing {
 	case "line":
 		if s := string(d.Delimiter); s != "\n" && s != "\r\n" {
 			v.addf(key+".delimiter", "%q: line framing ends lines with \"\\n\" or \"\\r\\n\"; use framing = \"delimiter\" for others", s)
