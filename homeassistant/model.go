@@ -77,6 +77,6 @@ type Message struct {
 	Payload []byte
 }
 
-// Retained discovery messages are meant to be published at QoS 1: Home
-// Assistant must see every config and every removal.
+// QoS is the quality of service to publish every Message at, retained:
+// Home Assistant must see every config and every removal.
 const QoS = 1
