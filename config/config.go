@@ -31,6 +31,8 @@ type Config struct {
 	Metrics Metrics
 	Spool   Spool
 	Devices []Device
+
+	HomeAssistant HomeAssistant
 }
 
 // Gateway is the [gateway] table.
@@ -260,6 +262,8 @@ type file struct {
 		SyncInterval Duration `toml:"sync_interval"`
 	} `toml:"spool"`
 	Device []toml.Primitive `toml:"device"`
+
+	HomeAssistant homeAssistantFile `toml:"homeassistant"`
 }
 
 type deviceFile struct {
@@ -322,6 +326,7 @@ func (f *file) setDefaults() {
 	f.Spool.Overflow = "drop-oldest"
 	f.Spool.SyncInterval = Duration(500 * time.Millisecond)
 	f.Metrics.StatsInterval = Duration(time.Minute)
+	f.HomeAssistant.setDefaults()
 }
 
 func defaultDevice() deviceFile {

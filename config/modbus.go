@@ -306,6 +306,11 @@ func (v *validator) point(key string, f pointFile) (p Point, ok bool) {
 	if p.Writable && p.Table != 0 && !p.Table.Writable() {
 		v.addf(key+".writable", "a %s point is read-only: only holding and coil points can be written", p.Table)
 	}
+	if f.Type != "" {
+		if k, err := checkPointClasses(f.Type, p.Unit, p.DeviceClass, p.StateClass); err != nil {
+			v.add(key+"."+k, err)
+		}
+	}
 	if len(v.errs) > bad {
 		return p, false
 	}

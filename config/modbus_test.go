@@ -402,3 +402,23 @@ func uncomment(block []byte) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// A point's device_class, state_class and unit are checked against Home
+// Assistant's tables.
+func TestPointClasses(t *testing.T) {
+	base := "[gateway]\nid = \"g\"\n[[device]]\nname = \"bus\"\npath = \"/dev/ttyUSB0\"\nprotocol = \"modbus-rtu\"\n[[device.slave]]\nid = 1\nname = \"m\"\n[[device.slave.point]]\nname = \"e\"\ntable = \"input\"\naddress = 0\ntype = \"float32\"\n"
+	for _, tc := range []struct{ extra, err string }{
+		{"unit = \"kWh\"\ndevice_class = \"energy\"\nstate_class = \"total_increasing\"\n", ""},
+		{"unit = \"kWh\"\ndevice_class = \"energy\"\nstate_class = \"measurement\"\n", "t.toml:17: device[0].slave[0].point[0].state_class:"},
+		{"unit = \"kWh\"\ndevice_class = \"power\"\n", "device[0].slave[0].point[0].unit:"},
+		{"device_class = \"loudness\"\n", "t.toml:15: device[0].slave[0].point[0].device_class:"},
+	} {
+		_, err := config.Parse("t.toml", []byte(base+tc.extra))
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%q: %v", tc.extra, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: error %v, want one saying %q", tc.extra, err, tc.err)
+		}
+	}
+}

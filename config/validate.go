@@ -139,6 +139,8 @@ func (v *validator) config(c *Config, f *file, devices []deviceFile, failed map[
 	}
 	c.Spool = Spool{MaxBytes: int64(f.Spool.MaxBytes), Overflow: f.Spool.Overflow, SyncInterval: time.Duration(f.Spool.SyncInterval)}
 
+	v.homeAssistant(c, &f.HomeAssistant)
+
 	names := map[string]int{}
 	listens := map[string]string{}
 	if c.Metrics.Listen != "" {
