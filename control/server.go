@@ -13,6 +13,21 @@ import (
 // Create one per accepted connection with NewServer. A Server is not safe
 // for concurrent use: like its connection, it belongs to the reactor
 // goroutine.
+//
+// What the gateway does around it, on the reactor thread:
+//   - Accepted: admit the peer (resources/unix: Listener.Admit), make a
+//     Server, register the connection. A client that sends no complete
+//     request in a few seconds is closed.
+//   - Received: call Decode until the input is used up, sending what it
+//     appends; answer KindStatus with AppendStatus of a fresh Status, and
+//     KindTrace with AppendTracing once the devices are tapped, or with
+//     Fail(UnknownDevices(...)). After an error, send the reply and close.
+//   - Each read from or write to a traced device: if the connection is
+//     congested (its output past the reactor's high watermark), Drop;
+//     else send Trace's bytes. A device is never paused for a tracer.
+//   - Drained: send Drained's bytes, if any, and take events again.
+//   - A connection congested for long (its client reads nothing) is
+//     closed, as is one whose Send overflows.
 type Server struct {
 	version string // the gateway's iogate version, for the hello
 	line    []byte // a request cut across reads, at most MaxRequest bytes
