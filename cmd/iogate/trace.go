@@ -73,6 +73,8 @@ func trace(ctx context.Context, c *config.Config, devices []string, f traceForma
 	tapped, err := g.trace(devices)
 	var unknown *control.Error
 	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil
 	case errors.As(err, &unknown) && unknown.Code == control.ErrUnknownDevice:
 		return usageError{err}
 	case err != nil:
