@@ -83,6 +83,15 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 
+	// The status page's document says the same.
+	if code, body := scrape(t, addr, "/status.json"); code != 200 || !strings.Contains(body, `"broker":{"state":"connected"`) ||
+		!strings.Contains(body, fmt.Sprintf(`{"name":%q,`, dev.name)) || !strings.Contains(body, `"state":"online"`) {
+		t.Errorf("/status.json: %d %s", code, body)
+	}
+	if code, body := scrape(t, addr, "/"); code != 200 || !strings.Contains(body, "status.json") {
+		t.Errorf("/: %d %.200s", code, body)
+	}
+
 	mq.kill()
 	waitScrape(t, addr, "/healthz", "503 with the broker gone", func(code int, body string) bool {
 		return code == 503 && strings.HasPrefix(body, "mqtt: no connection to "+mq.url())

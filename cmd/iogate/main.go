@@ -41,6 +41,8 @@ func commands() []command {
 		checkCommand(),
 		demoCommand(),
 		portsCommand(),
+		statusCommand(),
+		traceCommand(),
 		versionCommand(),
 	}
 }

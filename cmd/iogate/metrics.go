@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/iogate/iogate/control"
 	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/services/bridge"
 )
@@ -18,7 +19,8 @@ import (
 // answer in this time is reported stalled (503), not waited for.
 const scrapeTimeout = 5 * time.Second
 
-// serveMetrics serves /metrics and /healthz on addr until the returned
+// serveMetrics serves /metrics, /healthz, the status page and
+// /status.json on addr until the returned
 // stop is called. The HTTP server runs on goroutines of its own, off the
 // reactor: it reads the gateway's counters through the loop's controller.
 func serveMetrics(addr string, svc *bridge.Service, log *logrus.Entry) (stop func(), err error) {
@@ -27,7 +29,7 @@ func serveMetrics(addr string, svc *bridge.Service, log *logrus.Entry) (stop fun
 		return nil, err
 	}
 	srv := &http.Server{
-		Handler:           metrics.Handler(gateway{svc}, scrapeTimeout),
+		Handler:           statusPages(metrics.Handler(gateway{svc}, scrapeTimeout), bridgeStatus(svc)),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      2 * scrapeTimeout,
 		IdleTimeout:       time.Minute,
@@ -53,4 +55,42 @@ func (g gateway) Gather(ctx context.Context, w *metrics.Writer) error {
 	w.Header("iogate_build_info", metrics.Gauge, "The running build: always 1.")
 	w.Sample("iogate_build_info", 1, "version", buildVersion(), "goversion", runtime.Version())
 	return g.Service.Gather(ctx, w)
+}
+
+// bridgeStatus is the status document made from the bridge's snapshot.
+// The snapshot does not have everything the document does: the gateway's
+// id, device kinds, when states began, the last frame, the spool's oldest
+// frame and Modbus slaves stay empty until the bridge gives them.
+func bridgeStatus(svc *bridge.Service) statusFunc {
+	return func(ctx context.Context) (control.Status, error) {
+		sn, err := svc.Snapshot(ctx)
+		if err != nil {
+			return control.Status{}, err
+		}
+		st := control.Status{Version: buildVersion(), Time: sn.Time, Started: sn.Started, Broker: control.Broker{State: control.LinkNone}}
+		if m := sn.MQTT; m != nil {
+			st.Broker = control.Broker{State: control.LinkConnected, Address: m.Broker, Since: m.Since}
+			switch {
+			case m.Connected:
+			case m.LastError != nil:
+				st.Broker.State, st.Broker.LastError = control.LinkDown, m.LastError.Error()
+			default:
+				st.Broker.State = control.LinkConnecting
+			}
+		}
+		if sp := sn.Spool; sp != nil {
+			st.Spool = &control.Spool{Frames: sp.Frames, Bytes: sp.Bytes, Drops: sp.Drops}
+		}
+		st.Devices = make([]control.Device, len(sn.Devices))
+		for i, d := range sn.Devices {
+			state := control.Offline
+			if d.Online {
+				state = control.Online
+			}
+			st.Devices[i] = control.Device{Name: d.Name, State: state, RxFrames: d.Frames, RxBytes: d.ReadBytes,
+				TxFrames: d.TxFrames, TxBytes: d.TxBytes, Drops: d.Drops, Discarded: d.Overlong + d.Malformed,
+				Reopens: d.Reopens, TCPClients: d.TCPClients}
+		}
+		return st, nil
+	}
 }

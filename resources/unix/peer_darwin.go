@@ -1,0 +1,26 @@
+package unix
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// peer reads LOCAL_PEERCRED, what getpeereid(3) reads: the peer's uid and
+// groups at connect, the first of which is its effective gid; and
+// LOCAL_PEERPID.
+func peer(fd int) (Cred, error) {
+	x, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
+	if err != nil {
+		return Cred{}, os.NewSyscallError("getsockopt LOCAL_PEERCRED", err)
+	}
+	pid, err := unix.GetsockoptInt(fd, unix.SOL_LOCAL, unix.LOCAL_PEERPID)
+	if err != nil {
+		return Cred{}, os.NewSyscallError("getsockopt LOCAL_PEERPID", err)
+	}
+	c := Cred{PID: pid, UID: int(x.Uid), GID: -1}
+	if x.Ngroups > 0 {
+		c.GID = int(x.Groups[0])
+	}
+	return c, nil
+}
