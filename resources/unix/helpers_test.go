@@ -124,7 +124,7 @@ func serve(t *testing.T, l *iounix.Listener) {
 	svc.OnDisconnected = reactor.Base{}.Disconnected
 	svc.OnShutdown = reactor.Base{}.Shutdown
 	svc.OnAccepted = func(r *reactor.Reactor, _ reactor.ID, tr reactor.Transport) {
-		if _, err := r.RegisterTransport(tr); err != nil {
+		if _, err := r.RegisterTransport(tr, svc); err != nil {
 			t.Errorf("service: %v", err)
 			tr.Close()
 		}
