@@ -78,6 +78,7 @@ const yieldEvery = 5 * time.Millisecond
 type Reactor struct {
 	poller  poller.Poller
 	service Service
+	flusher Flusher // service, if it is one
 	ctl     *Controller
 	opts    Options
 
@@ -163,9 +164,11 @@ func New(s Service, opts Options) (*Reactor, error) {
 		p.Close()
 		return nil, err
 	}
+	flusher, _ := s.(Flusher)
 	return &Reactor{
 		poller:  p,
 		service: s,
+		flusher: flusher,
 		ctl:     &Controller{poller: p},
 		opts:    opts,
 		entries: make(map[ID]*entry),
@@ -433,6 +436,10 @@ func (r *Reactor) loop() error {
 		}
 		if r.ctl.pending.Load() {
 			r.commands()
+		}
+		if r.flusher != nil && !r.stopped {
+			r.flusher.Flush(r)
+			r.flush()
 		}
 	}
 	return nil

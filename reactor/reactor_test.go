@@ -630,3 +630,42 @@ func TestHalfClose(t *testing.T) {
 		}
 	})
 }
+
+// flushing is a Recorder that is a Flusher: it records "flush" events.
+type flushing struct{ *reactortest.Recorder }
+
+func (s flushing) Flush(*reactor.Reactor) { s.Events <- reactortest.Event{Kind: "flush"} }
+
+// A Flusher is called once per wake-up, after the wake-up's events: what
+// the handlers of two transports read comes before one flush.
+func TestFlusherOncePerWakeup(t *testing.T) {
+	svc := flushing{reactortest.NewRecorder()}
+	r, err := reactor.New(svc, reactor.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, peerA := socketpair(t)
+	b, peerB := socketpair(t)
+	// Both readable before the loop first waits: one wake-up.
+	writeAll(t, peerA, []byte("a"))
+	writeAll(t, peerB, []byte("b"))
+	if _, err := r.RegisterTransport(a, svc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RegisterTransport(b, svc); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run() }()
+	var kinds []string
+	for len(kinds) < 3 {
+		kinds = append(kinds, (<-svc.Events).Kind)
+	}
+	if kinds[0] != "received" || kinds[1] != "received" || kinds[2] != "flush" {
+		t.Fatalf("events %q, want two receives then one flush", kinds)
+	}
+	r.Controller().Stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -69,6 +69,15 @@ type Service interface {
 	Shutdown(r *Reactor, resources map[ID]Resource)
 }
 
+// Flusher is a Service that is called once per wake-up of the loop, after
+// every event, timer and command of it: the moment to write, in one go,
+// what the handlers of the wake-up produced (the frames of several devices
+// to one socket, say) instead of one write per event.
+type Flusher interface {
+	Service
+	Flush(r *Reactor)
+}
+
 // Base is a handler and a service that refuses and closes everything and
 // ignores the rest. Embed it to implement only the methods needed.
 type Base struct{}

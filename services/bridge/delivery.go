@@ -39,6 +39,7 @@ type delivery struct {
 	batch    []byte              // the packets of one write
 	sending  []*message          // the messages in batch
 	up       bool                // the link is connected
+	due      bool                // something to publish: pump at the end of the wake-up
 
 	states []*state // in publishing order: the gateway's status first
 
@@ -125,7 +126,7 @@ func (o *delivery) set(st *state, value string) {
 	st.value = append(st.value[:0], value...)
 	if o.up {
 		o.q.add(st.topic, st.value, 1, false, 0).state = st
-		o.pump()
+		o.due = true
 	}
 }
 
@@ -153,7 +154,7 @@ func (o *delivery) own(t *topic, payload []byte) {
 		return
 	}
 	o.q.add(t, payload, 1, false, 0)
-	o.pump()
+	o.due = true
 }
 
 // ownPending tells whether some of the gateway's own messages (statuses,
@@ -165,18 +166,13 @@ func (o *delivery) ownPending() bool { return o.q.own > 0 }
 var errFrameTooLarge = errors.New("frame too large to publish")
 
 // frame stores a device's frame and queues it for the broker, behind
-// every frame before it. It fails only for a payload beyond maxPayload;
+// every frame before it; with MQTT on there is always a spool. It fails
+// only for a payload larger than the spool's records;
 // the spool's own troubles (a full disk) keep the frame in memory, and
 // drop-newest drops it, counted.
 func (o *delivery) frame(t *topic, payload []byte) error {
-	if o.disk == nil {
-		// MQTT was turned on by a reload without a spool: memory only.
-		o.q.add(t, payload, o.qos, true, 0)
-	} else if err := o.disk.append(o, t, payload); err != nil {
-		return err
-	}
-	o.pump()
-	return nil
+	o.due = true
+	return o.disk.append(o, t, payload)
 }
 
 // connected is the link's CONNACK: the states go first, ahead of what
@@ -194,7 +190,7 @@ func (o *delivery) connected() {
 	if o.disk != nil {
 		o.floor = o.disk.sp.Size()
 	}
-	o.pump()
+	o.due = true
 }
 
 // disconnected: what was sent and not acknowledged is sent again on the
@@ -216,7 +212,7 @@ func (o *delivery) acked(id uint16) {
 	o.inflight--
 	o.ackLatency.ObserveDuration(o.r.Now().Sub(m.sentAt))
 	o.finish(m)
-	o.pump()
+	o.due = true
 }
 
 // finish is the end of a message: the broker has it.
@@ -228,6 +224,15 @@ func (o *delivery) finish(m *message) {
 		o.forget(m.state)
 	}
 	o.q.done(m)
+}
+
+// flush pumps if something is due: once per wake-up of the reactor, so that
+// the frames of every device read in it go out in one write.
+func (o *delivery) flush() {
+	if o.due {
+		o.due = false
+		o.pump()
+	}
 }
 
 // pump publishes what the outbox holds, as far as the window and the
@@ -265,14 +270,14 @@ func (o *delivery) pump() {
 		o.batch = append(o.batch, pkt...)
 		o.sending = append(o.sending, m)
 		if len(o.batch) >= batchBytes {
-			o.flush()
+			o.write()
 		}
 	}
-	o.flush()
+	o.write()
 }
 
-// flush writes the batch; its messages are in flight once it is taken.
-func (o *delivery) flush() {
+// write writes the batch; its messages are in flight once it is taken.
+func (o *delivery) write() {
 	if len(o.batch) == 0 {
 		return
 	}

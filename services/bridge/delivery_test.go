@@ -119,6 +119,13 @@ func newFixture(t *testing.T, maxBytes int64, overflow string) *fixture {
 	return f
 }
 
+// take ends the wake-up, as the reactor does, and returns what was
+// published.
+func (f *fixture) take() []published {
+	f.o.flush()
+	return f.link.take()
+}
+
 func (f *fixture) frame(dev string, i int) {
 	f.t.Helper()
 	if err := f.o.frame(f.o.topics.get(dev+"/rx", false), fmt.Appendf(nil, "%s-%d", dev, i)); err != nil {
@@ -161,7 +168,7 @@ func TestDeliveryOrderAndWindow(t *testing.T) {
 	f.o.connected()
 	var got []published
 	for round := 0; ; round++ {
-		pub := f.link.take()
+		pub := f.take()
 		if len(pub) == 0 {
 			break
 		}
@@ -210,12 +217,12 @@ func TestDeliveryReplayAfterReconnect(t *testing.T) {
 	f := newFixture(t, 64<<20, "drop-oldest")
 	st := f.o.newState(f.o.topics.get("d/status", true), "online")
 	f.o.connected()
-	f.link.take()
+	f.take()
 	for i := range 10 {
 		f.frame("d", i)
 	}
 	f.o.own(f.o.topics.get("d/error", false), []byte("an error"))
-	pub := f.link.take()
+	pub := f.take()
 	if len(pub) != 11 {
 		t.Fatalf("published %d, want 11", len(pub))
 	}
@@ -223,7 +230,7 @@ func TestDeliveryReplayAfterReconnect(t *testing.T) {
 	f.o.disconnected()
 	f.o.set(st, "offline") // changed while away: the new value goes out
 	f.o.connected()
-	got := payloads(f.link.take())
+	got := payloads(f.take())
 	want := []string{"offline", "d-3", "d-4", "d-5", "d-6", "d-7", "d-8", "d-9"}
 	if !equal(got, want) {
 		t.Fatalf("after the reconnect %q, want %q", got, want)
@@ -240,7 +247,7 @@ func TestDeliveryManyStates(t *testing.T) {
 	f.o.connected()
 	seen := 0
 	for {
-		pub := f.link.take()
+		pub := f.take()
 		if len(pub) == 0 {
 			break
 		}
@@ -264,13 +271,14 @@ func TestDeliveryQoS0AckedOnlyWhenWritten(t *testing.T) {
 	f.o.connected()
 	f.link.fail = errors.New("connection reset")
 	f.frame("d", 1)
+	f.o.flush() // the write fails
 	if n := f.o.disk.sp.Stats().Records; n != 1 {
 		t.Fatalf("%d records in the spool after a failed write, want 1", n)
 	}
 	f.o.disconnected()
 	f.link.fail = nil
 	f.o.connected()
-	if got := payloads(f.link.take()); !equal(got, []string{"d-1"}) {
+	if got := payloads(f.take()); !equal(got, []string{"d-1"}) {
 		t.Fatalf("after the reconnect %q", got)
 	}
 	if n := f.o.disk.sp.Stats().Records; n != 0 {
@@ -295,7 +303,7 @@ func TestDeliveryDropOldestInFlight(t *testing.T) {
 	}
 	delivered := map[string]bool{}
 	for {
-		pub := f.link.take()
+		pub := f.take()
 		if len(pub) == 0 {
 			break
 		}
@@ -369,10 +377,10 @@ func heldChild(t *testing.T) {
 		f.frame("d", i) // a new segment takes them
 	}
 	f.o.link.(*testLink).full = false
-	f.o.pump()
+	f.o.due = true
 	var got []string
 	for {
-		pub := f.link.take()
+		pub := f.take()
 		if len(pub) == 0 {
 			break
 		}

@@ -123,10 +123,14 @@ func (d *device) configMode() serial.Mode {
 	}
 }
 
-// start publishes the device's status and opens it.
+// start opens the device and publishes its status.
 func (d *device) start() {
-	d.status = d.s.out.newState(d.s.topics.get(d.cfg.Name+"/status", true), "offline")
 	d.open()
+	status := "offline"
+	if d.id != 0 {
+		status = "online"
+	}
+	d.status = d.s.out.newState(d.s.topics.get(d.cfg.Name+"/status", true), status)
 }
 
 // openTransport opens the device's descriptor.
@@ -179,7 +183,9 @@ func (d *device) open() {
 		r.Pause(d.id)
 	}
 	d.log.Info("device online")
-	d.s.out.set(d.status, "online")
+	if d.status != nil { // nil at start: start publishes it
+		d.s.out.set(d.status, "online")
+	}
 }
 
 // Received feeds what the device sent to its clients and its framing.

@@ -72,6 +72,9 @@ func newBrokerSettings(c *config.Config) brokerSettings {
 			Keepalive:    m.Keepalive,
 			CleanSession: true,
 			Will:         &mqtt.Message{Topic: m.TopicPrefix + "/status", Payload: []byte("offline"), QoS: 1, Retain: true},
+			// A command may be as large as a frame; a larger one from the
+			// broker ends the connection.
+			MaxPacket: max(mqtt.DefaultMaxPacket, int(c.Spool.SegmentBytes)+64<<10),
 		},
 		// The largest PUBLISH: a spool record's payload, its topic and
 		// MQTT's header.

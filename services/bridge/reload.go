@@ -257,7 +257,7 @@ func (s *Service) apply(p *plan, left bool) {
 	} else if s.link != nil && s.link.up() {
 		s.linkUp()
 	}
-	s.out.pump()
+	s.out.due = true
 	s.log.WithField("kept", len(kept)).WithField("reopened_or_added", len(fresh)).WithField("removed", removed).
 		WithField("broker_changed", brokerChanged).Info("configuration reloaded")
 }

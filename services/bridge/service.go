@@ -266,6 +266,9 @@ func (s *Service) Shutdown(_ *reactor.Reactor, resources map[reactor.ID]reactor.
 	s.spoolOpen.Store(false)
 }
 
+// Flush publishes, once per wake-up, what the wake-up's handlers queued.
+func (s *Service) Flush(*reactor.Reactor) { s.out.flush() }
+
 // The link's events.
 
 func (s *Service) linkUp() {
@@ -287,7 +290,7 @@ func (s *Service) linkDown() {
 	}
 }
 
-func (s *Service) linkWritable() { s.out.pump() }
+func (s *Service) linkWritable() { s.out.due = true }
 
 // Message is a command from the broker.
 func (s *Service) Message(topic string, payload []byte, retain bool) {
