@@ -29,6 +29,9 @@ type Config struct {
 	Metrics Metrics
 	Spool   Spool
 	Devices []Device
+
+	// Embedded is the embedded broker's, with broker = "embedded".
+	Embedded EmbeddedBroker
 }
 
 // Gateway is the [gateway] table.
@@ -213,6 +216,7 @@ type file struct {
 		TopicPrefix        string   `toml:"topic_prefix"`
 		QoS                int      `toml:"qos"`
 		Keepalive          Duration `toml:"keepalive"`
+		embeddedFile
 	} `toml:"mqtt"`
 	Metrics struct {
 		Listen        string   `toml:"listen"`
@@ -266,6 +270,7 @@ func (f *file) setDefaults() {
 	f.MQTT.TopicPrefix = "iogate/{gateway}"
 	f.MQTT.QoS = 1
 	f.MQTT.Keepalive = Duration(30 * time.Second)
+	f.MQTT.embeddedFile.setDefaults()
 	f.Spool.MaxBytes = 64 << 20
 	f.Spool.Overflow = "drop-oldest"
 	f.Spool.SyncInterval = Duration(500 * time.Millisecond)
