@@ -34,7 +34,7 @@ type EmbeddedBroker struct {
 	MaxPacketSize    int   // the largest MQTT packet a client may send, in bytes
 	MaxInflight      int   // QoS 1 and 2 messages held per client until acknowledged
 	MaxQueued        int   // messages waiting to be written per client
-	MaxRetainedBytes int64 // retained topics and payloads of clients other than the gateway
+	MaxRetainedBytes int64 // retained topics and payloads; the gateway's own are retained past it
 }
 
 // embeddedFile holds the embedded_* keys as the file says them. It is

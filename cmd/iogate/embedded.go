@@ -122,14 +122,15 @@ func describeBroker(w io.Writer, c *config.Config) {
 	}
 	switch {
 	case e.Passwords != nil:
-		fmt.Fprintf(w, "  logins: %d users of %s; every client logs in\n", len(e.Passwords.Users()), e.PasswordFile)
+		fmt.Fprintf(w, "  logins: the users of %s (%d); every client logs in\n", e.PasswordFile, len(e.Passwords.Users()))
 	case e.AllowAnonymous:
 		fmt.Fprintln(w, "  logins: none; anonymous clients from anywhere (embedded_allow_anonymous)")
 	default:
 		fmt.Fprintln(w, "  logins: none; anonymous clients from loopback only")
 	}
 	if e.ACL != nil {
-		fmt.Fprintf(w, "  acl: %s: %d lines, %d of them patterns, for users %s\n", e.ACLFile, e.ACL.Rules(), e.ACL.Patterns(), strings.Join(e.ACL.Users(), ", "))
+		fmt.Fprintf(w, "  acl: %s: topic and pattern lines %d (patterns %d), user sections %s\n",
+			e.ACLFile, e.ACL.Rules(), e.ACL.Patterns(), strings.Join(e.ACL.Users(), ", "))
 	} else {
 		fmt.Fprintln(w, "  acl: none; every client let in may read and write every topic")
 	}

@@ -41,8 +41,8 @@ const (
 	// DefaultBrokerMaxQueued: messages waiting to be written to a client's
 	// socket; a client that does not read loses what comes past them.
 	DefaultBrokerMaxQueued = 256
-	// DefaultBrokerMaxRetained bounds the retained messages of the clients
-	// other than the gateway, topics and payloads together.
+	// DefaultBrokerMaxRetained bounds the retained messages, topics and
+	// payloads together: room for thousands of statuses and values.
 	DefaultBrokerMaxRetained = 4 << 20
 )
 
@@ -62,8 +62,8 @@ type BrokerLimits struct {
 	// MaxQueued bounds the messages waiting to be written to one client.
 	MaxQueued int
 	// MaxRetainedBytes bounds the retained messages (topic and payload
-	// bytes) of clients other than the gateway: past it, a message is
-	// delivered but not retained.
+	// bytes): past it, a client's message is delivered but not retained.
+	// The gateway's own are always retained, and counted.
 	MaxRetainedBytes int64
 }
 

@@ -35,7 +35,8 @@ type refusal int
 const (
 	admitted refusal = iota
 	badLogin
-	anonymous
+	anonymous  // no user name, with a password file
+	remoteAnon // no password file, from beyond loopback, without AllowAnonymous
 	reservedID
 	busy
 )
@@ -45,7 +46,9 @@ func (r refusal) String() string {
 	case badLogin:
 		return "wrong user name or password"
 	case anonymous:
-		return "no user name: anonymous clients are not allowed"
+		return "no user name: the password file wants one"
+	case remoteAnon:
+		return "from beyond loopback without a password file: anonymous clients are not allowed"
 	case reservedID:
 		return "the client id is the gateway's"
 	case busy:
@@ -65,7 +68,7 @@ func (r refusal) code(v byte) packets.Code {
 		return packets.ErrServerBusy
 	case r == busy:
 		return packets.ErrServerUnavailable
-	case r == anonymous && v == 5:
+	case (r == anonymous || r == remoteAnon) && v == 5:
 		return packets.ErrNotAuthorized
 	}
 	return packets.ErrBadUsernameOrPassword
@@ -124,7 +127,7 @@ func (h *authHook) OnConnect(cl *mochi.Client, pk packets.Packet) error {
 	switch why {
 	case badLogin:
 		h.counts.loginFailures.Add(1)
-	case anonymous:
+	case anonymous, remoteAnon:
 		h.counts.anonymousRefused.Add(1)
 	case reservedID:
 		h.counts.clientIDRefused.Add(1)
@@ -165,7 +168,7 @@ func (h *authHook) login(listener, remote, clientID string, user, password []byt
 	// Without a password file a user name proves nothing: the client is
 	// anonymous, for the loopback rule and for the ACL.
 	if !a.AllowAnonymous && !isLoopback(remote) {
-		return nil, anonymous
+		return nil, remoteAnon
 	}
 	return &session{remote: remote}, admitted
 }
