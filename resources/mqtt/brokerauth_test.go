@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -139,6 +140,7 @@ func hostPort(t *testing.T, addr string) []string {
 // broker answered, and -v so that each message is "topic payload".
 type sub struct {
 	t     *testing.T
+	cmd   *exec.Cmd
 	lines chan string
 	done  chan struct{}
 	err   error
@@ -158,7 +160,7 @@ func startSub(t *testing.T, args ...string) *sub {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &sub{t: t, lines: make(chan string, 1024), done: make(chan struct{})}
+	s := &sub{t: t, cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -205,6 +207,13 @@ func (s *sub) line(want string) string {
 			s.t.Fatalf("mosquitto_sub printed no %q within %v", want, reactortest.Deadline)
 		}
 	}
+}
+
+// kill ends mosquitto_sub without a goodbye, and waits until it is gone.
+func (s *sub) kill() {
+	s.t.Helper()
+	s.cmd.Process.Kill()
+	s.exited()
 }
 
 // subscribed waits until the broker answered the subscription.
@@ -662,5 +671,77 @@ func TestBrokerOptionsRefused(t *testing.T) {
 			b.Close()
 			t.Errorf("StartBrokerWith(%+v) started", o)
 		}
+	}
+}
+
+// A will the client may not publish is dropped when it connects.
+func TestBrokerWillDenied(t *testing.T) {
+	pw, _ := passwords(t, "viewer", "v", "operator", "o")
+	b, logs := startAuthBroker(t, mqtt.BrokerOptions{Auth: mqtt.BrokerAuth{Passwords: pw, ACL: acl(t, viewersAndOperators)}})
+	at := hostPort(t, b.Addr())
+	s := startSub(t, append(at, "-u", "viewer", "-P", "v", "-t", "iogate/#", "-q", "1")...)
+	s.subscribed()
+	for _, user := range []string{"viewer", "operator"} {
+		w := startSub(t, append(at, "-u", user, "-P", user[:1], "-t", "iogate/none/#", "--will-topic", "iogate/will", "--will-payload", "gone-"+user, "--will-qos", "1")...)
+		w.subscribed()
+		w.kill()
+		// The broker has seen the connection end, and sent the will if
+		// it was to send one.
+		for end := time.Now().Add(reactortest.Deadline); b.Stats().Clients != 1; time.Sleep(time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("the broker still has %d clients after %s's went away", b.Stats().Clients, user)
+			}
+		}
+	}
+	// The operator's will is published; the viewer's, whose connection
+	// ended first, was dropped.
+	if got := s.message(); got != "iogate/will gone-operator" {
+		t.Errorf("got %q, want the operator's will only", got)
+	}
+	if st := b.Stats(); st.WillDenied != 1 {
+		t.Errorf("Stats: %d wills denied, want 1", st.WillDenied)
+	}
+	if !strings.Contains(logs.all(), "will dropped") {
+		t.Errorf("the dropped will is not logged:\n%s", logs.all())
+	}
+}
+
+func TestBrokerMaxPacket(t *testing.T) {
+	b, _ := startAuthBroker(t, mqtt.BrokerOptions{Limits: mqtt.BrokerLimits{MaxPacketSize: 2048}})
+	at := hostPort(t, b.Addr())
+	s := startSub(t, append(at, "-t", "t", "-q", "1")...)
+	s.subscribed()
+	if out, err := pub(t, append(at, "-t", "t", "-m", strings.Repeat("x", 4000), "-q", "1")...); err == nil {
+		t.Errorf("a packet past the limit was taken: %s", out)
+	}
+	mustPub(t, append(at, "-t", "t", "-m", strings.Repeat("y", 1000), "-q", "1")...)
+	if got := s.message(); got != "t "+strings.Repeat("y", 1000) {
+		t.Errorf("got %q, want only the message within the limit", got)
+	}
+}
+
+// A connection that says nothing is closed, and one past the listener's
+// share is closed at once.
+func TestBrokerIdleConnections(t *testing.T) {
+	mqtt.SetConnectTimeout(200 * time.Millisecond)
+	defer mqtt.SetConnectTimeout(10 * time.Second)
+	b, _ := startAuthBroker(t, mqtt.BrokerOptions{Limits: mqtt.BrokerLimits{MaxClients: 1}})
+	var conns []net.Conn
+	for range 1 + 32 + 1 {
+		c, err := net.Dial("tcp", b.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(reactortest.Deadline))
+		if n, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("connection %d, silent: read %d, %v; want it closed", i, n, err)
+		}
+	}
+	if st := b.Stats(); st.Busy != 1 {
+		t.Errorf("Stats: %d refused as busy, want 1 (the connection past 1 + 32)", st.Busy)
 	}
 }

@@ -10,8 +10,9 @@ import (
 // connectTimeout is how long a new connection has to finish its TLS
 // handshake and send CONNECT. mochi waits forever: a client that opens a
 // connection and says nothing would hold its goroutine and descriptor.
-// Once connected, the client's keepalive sets the deadline.
-const connectTimeout = 10 * time.Second
+// Once connected, the client's keepalive sets the deadline. A variable
+// for the tests.
+var connectTimeout = 10 * time.Second
 
 // spareConns are connections a listener takes beyond MaxClients: clients
 // on their way in or being refused. Past them, a new connection is closed
