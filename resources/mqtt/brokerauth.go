@@ -38,6 +38,7 @@ const (
 	anonymous  // no user name, with a password file
 	remoteAnon // no password file, from beyond loopback, without AllowAnonymous
 	reservedID
+	otherUsers // the client id is connected as another user
 	busy
 )
 
@@ -51,6 +52,8 @@ func (r refusal) String() string {
 		return "from beyond loopback without a password file: anonymous clients are not allowed"
 	case reservedID:
 		return "the client id is the gateway's"
+	case otherUsers:
+		return "the client id is connected as another user"
 	case busy:
 		return "too many clients"
 	}
@@ -62,7 +65,7 @@ func (r refusal) String() string {
 // chosen: "not authorized" and "server unavailable".
 func (r refusal) code(v byte) packets.Code {
 	switch {
-	case r == reservedID:
+	case r == reservedID || r == otherUsers:
 		return packets.ErrClientIdentifierNotValid
 	case r == busy && v == 5:
 		return packets.ErrServerBusy
@@ -118,10 +121,13 @@ func (h *authHook) Provides(b byte) bool {
 func (h *authHook) OnConnect(cl *mochi.Client, pk packets.Packet) error {
 	s, why := h.login(cl.Net.Listener, cl.Net.Remote, cl.ID, pk.Connect.Username, pk.Connect.Password)
 	if why == admitted {
-		h.checkWill(cl, s)
+		why = h.claim(cl, s)
+	}
+	if why == admitted {
 		why = h.admit(cl, s)
 	}
 	if why == admitted {
+		h.checkWill(cl, s)
 		return nil
 	}
 	switch why {
@@ -129,7 +135,7 @@ func (h *authHook) OnConnect(cl *mochi.Client, pk packets.Packet) error {
 		h.counts.loginFailures.Add(1)
 	case anonymous, remoteAnon:
 		h.counts.anonymousRefused.Add(1)
-	case reservedID:
+	case reservedID, otherUsers:
 		h.counts.clientIDRefused.Add(1)
 	case busy:
 		h.counts.busy.Add(1)
@@ -184,13 +190,41 @@ func isLoopback(remote string) bool {
 // (it judges the will when it would send it; here it is judged at connect,
 // by the ACL of that moment).
 func (h *authHook) checkWill(cl *mochi.Client, s *session) {
-	if cl.Properties.Will.Flag == 0 || h.allowed(cl, s, cl.Properties.Will.TopicName, mqttauth.Write) {
+	if cl.Properties.Will.Flag == 0 || h.allowed(cl, cl.Properties.Will.TopicName, mqttauth.Write) {
 		return
 	}
 	h.counts.willDenied.Add(1)
 	h.log.warn("will", cl.Net.Remote, "broker: will dropped: the ACL does not let the client publish to its topic",
 		"remote", cl.Net.Remote, "user", s.user, "client", cl.ID, "topic", cl.Properties.Will.TopicName)
 	cl.Properties.Will = mochi.Will{}
+}
+
+// claim keeps a user from taking over another user's session by its
+// client id, which would hand it the messages queued for the other: a
+// session kept for another user's client that went away is dropped first,
+// and one still connected is not taken from it. mosquitto lets any user
+// take any session over. Without a password file nobody proved a name,
+// and every session is anyone's.
+func (h *authHook) claim(cl *mochi.Client, s *session) refusal {
+	if s.gateway || h.auth.Load().Passwords == nil {
+		return admitted
+	}
+	old, ok := h.server.Clients.Get(cl.ID)
+	if !ok || old.Net.Inline || string(old.Properties.Username) == s.user {
+		return admitted
+	}
+	if !old.Closed() {
+		return otherUsers
+	}
+	h.drop(old)
+	return admitted
+}
+
+// drop forgets a session kept for a client that went away.
+func (h *authHook) drop(c *mochi.Client) {
+	h.server.UnsubscribeClient(c)
+	c.ClearInflights()
+	h.server.Clients.Delete(c.ID)
 }
 
 // admit opens the session of a client that logged in, unless MaxClients
@@ -236,9 +270,7 @@ func (h *authHook) makeRoom(connected int, id string) {
 	}
 	slices.SortFunc(kept, func(a, b *mochi.Client) int { return cmp.Compare(a.StopTime(), b.StopTime()) })
 	for _, c := range kept[:min(extra, len(kept))] {
-		h.server.UnsubscribeClient(c)
-		c.ClearInflights()
-		h.server.Clients.Delete(c.ID)
+		h.drop(c)
 	}
 }
 
@@ -259,13 +291,24 @@ func (h *authHook) session(cl *mochi.Client) *session {
 	return h.sessions[cl]
 }
 
-// allowed reports whether the ACL lets the client of s have access to topic.
-func (h *authHook) allowed(cl *mochi.Client, s *session, topic string, access mqttauth.Access) bool {
-	if s.gateway {
+// allowed reports whether the ACL lets cl have access to topic. The user
+// is taken from the client rather than from its session: a session kept
+// for a client that went away has none here, and still gets its messages
+// queued. With a password file, every client in the broker proved its
+// user name; without one, nobody did, and every client is anonymous.
+func (h *authHook) allowed(cl *mochi.Client, topic string, access mqttauth.Access) bool {
+	if cl.Net.Listener == gatewayListener {
 		return true
 	}
-	acl := h.auth.Load().ACL
-	return acl == nil || acl.Allows(s.user, cl.ID, topic, access)
+	a := h.auth.Load()
+	if a.ACL == nil {
+		return true
+	}
+	user := ""
+	if a.Passwords != nil {
+		user = string(cl.Properties.Username)
+	}
+	return a.ACL.Allows(user, cl.ID, topic, access)
 }
 
 // OnACLCheck answers mochi's read checks: a subscription's filter, and
@@ -279,15 +322,11 @@ func (h *authHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	if write {
 		return true
 	}
-	s := h.session(cl)
-	if s == nil {
-		return false
-	}
 	filter := unshared(topic)
 	if strings.ContainsAny(filter, "+#") {
 		return true
 	}
-	return h.allowed(cl, s, filter, mqttauth.Read)
+	return h.allowed(cl, filter, mqttauth.Read)
 }
 
 // unshared is the filter of a shared subscription ("$share/group/filter").
@@ -302,16 +341,12 @@ func unshared(filter string) string {
 
 // OnSubscribe counts and logs the subscriptions OnACLCheck will refuse.
 func (h *authHook) OnSubscribe(cl *mochi.Client, pk packets.Packet) packets.Packet {
-	s := h.session(cl)
-	if s == nil {
-		return pk
-	}
 	for _, sub := range pk.Filters {
 		f := unshared(sub.Filter)
-		if !strings.ContainsAny(f, "+#") && !h.allowed(cl, s, f, mqttauth.Read) {
+		if !strings.ContainsAny(f, "+#") && !h.allowed(cl, f, mqttauth.Read) {
 			h.counts.subscribeDenied.Add(1)
 			h.log.warn("subscribe", cl.Net.Remote, "broker: subscription denied by the ACL",
-				"remote", cl.Net.Remote, "user", s.user, "client", cl.ID, "topic", sub.Filter)
+				"remote", cl.Net.Remote, "user", string(cl.Properties.Username), "client", cl.ID, "topic", sub.Filter)
 		}
 	}
 	return pk
@@ -325,17 +360,14 @@ func (h *authHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packe
 	if cl.Net.Inline {
 		return pk, nil
 	}
-	s := h.session(cl)
-	if s != nil && h.allowed(cl, s, pk.TopicName, mqttauth.Write) {
+	// A client disconnected by a reload has no session left for what it
+	// sent last.
+	if h.session(cl) != nil && h.allowed(cl, pk.TopicName, mqttauth.Write) {
 		return pk, nil
-	}
-	user := ""
-	if s != nil {
-		user = s.user
 	}
 	h.counts.publishDenied.Add(1)
 	h.log.warn("publish", cl.Net.Remote, "broker: publish denied by the ACL",
-		"remote", cl.Net.Remote, "user", user, "client", cl.ID, "topic", pk.TopicName)
+		"remote", cl.Net.Remote, "user", string(cl.Properties.Username), "client", cl.ID, "topic", pk.TopicName)
 	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos == 1 {
 		return pk, packets.ErrNotAuthorized
 	}

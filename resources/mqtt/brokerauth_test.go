@@ -216,6 +216,16 @@ func (s *sub) kill() {
 	s.exited()
 }
 
+// waitClients waits until n clients are connected to b.
+func waitClients(t *testing.T, b *mqtt.Broker, n int64) {
+	t.Helper()
+	for end := time.Now().Add(reactortest.Deadline); b.Stats().Clients != n; time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the broker has %d clients, want %d", b.Stats().Clients, n)
+		}
+	}
+}
+
 // subscribed waits until the broker answered the subscription.
 func (s *sub) subscribed() { s.t.Helper(); s.line("received SUBACK") }
 
@@ -685,13 +695,7 @@ func TestBrokerWillDenied(t *testing.T) {
 		w := startSub(t, append(at, "-u", user, "-P", user[:1], "-t", "iogate/none/#", "--will-topic", "iogate/will", "--will-payload", "gone-"+user, "--will-qos", "1")...)
 		w.subscribed()
 		w.kill()
-		// The broker has seen the connection end, and sent the will if
-		// it was to send one.
-		for end := time.Now().Add(reactortest.Deadline); b.Stats().Clients != 1; time.Sleep(time.Millisecond) {
-			if time.Now().After(end) {
-				t.Fatalf("the broker still has %d clients after %s's went away", b.Stats().Clients, user)
-			}
-		}
+		waitClients(t, b, 1) // the broker saw it go, and sent its will if it was to
 	}
 	// The operator's will is published; the viewer's, whose connection
 	// ended first, was dropped.
@@ -743,5 +747,61 @@ func TestBrokerIdleConnections(t *testing.T) {
 	}
 	if st := b.Stats(); st.Busy != 1 {
 		t.Errorf("Stats: %d refused as busy, want 1 (the connection past 1 + 32)", st.Busy)
+	}
+}
+
+// A user cannot take another user's session by its client id: not while
+// it is connected, and a kept one is dropped rather than handed over.
+func TestBrokerSessionOwners(t *testing.T) {
+	pw, _ := passwords(t, "alice", "a", "bob", "b")
+	b, _ := startAuthBroker(t, mqtt.BrokerOptions{Auth: mqtt.BrokerAuth{Passwords: pw}})
+	at := hostPort(t, b.Addr())
+	alice := append(at, "-u", "alice", "-P", "a")
+	bob := append(at, "-u", "bob", "-P", "b")
+
+	live := startSub(t, append(alice, "-i", "shared", "-t", "t", "-q", "1")...)
+	live.subscribed()
+	if out, err := pub(t, append(bob, "-i", "shared", "-t", "t", "-m", "x")...); err == nil || !strings.Contains(out, "identifier rejected") {
+		t.Errorf("bob with alice's connected client id: %v, %q; want it refused", err, out)
+	}
+	mustPub(t, append(alice, "-t", "t", "-m", "alice still here", "-q", "1")...)
+	if got := live.message(); got != "t alice still here" {
+		t.Errorf("got %q: alice's connection was taken", got)
+	}
+
+	live.kill()
+	kept := startSub(t, append(alice, "-c", "-i", "kept", "-t", "t", "-q", "1")...)
+	kept.subscribed()
+	kept.kill()
+	waitClients(t, b, 0)
+	mustPub(t, append(alice, "-t", "t", "-m", "for alice", "-q", "1")...) // queued in her kept session
+	s := startSub(t, append(bob, "-c", "-i", "kept", "-t", "other", "-q", "1")...)
+	s.subscribed()
+	mustPub(t, append(bob, "-t", "other", "-m", "marker", "-q", "1")...)
+	if got := s.message(); got != "other marker" {
+		t.Errorf("bob, with alice's kept client id, got %q first: her session was handed over", got)
+	}
+	if st := b.Stats(); st.ClientIDRefused != 1 {
+		t.Errorf("Stats: %d client ids refused, want 1", st.ClientIDRefused)
+	}
+}
+
+// A session kept for a client that went away gets the messages it may
+// read queued, and they come when it is back.
+func TestBrokerKeptSessionQueue(t *testing.T) {
+	pw, _ := passwords(t, "viewer", "v", "operator", "o")
+	b, _ := startAuthBroker(t, mqtt.BrokerOptions{Auth: mqtt.BrokerAuth{Passwords: pw, ACL: acl(t, viewersAndOperators)}})
+	at := hostPort(t, b.Addr())
+	viewer := append(at, "-u", "viewer", "-P", "v", "-c", "-i", "dashboard", "-t", "#", "-q", "1")
+	s := startSub(t, viewer...)
+	s.subscribed()
+	s.kill()
+	waitClients(t, b, 0)
+	operator := append(at, "-u", "operator", "-P", "o")
+	mustPub(t, append(operator, "-t", "elsewhere", "-m", "not for viewers", "-q", "1")...)
+	mustPub(t, append(operator, "-t", "iogate/x", "-m", "while away", "-q", "1")...)
+	back := startSub(t, viewer...)
+	if got := back.message(); got != "iogate/x while away" {
+		t.Errorf("back, the viewer got %q first, want what came while it was away", got)
 	}
 }

@@ -50,13 +50,10 @@ type retainHook struct {
 	closed bool
 
 	saving sync.Mutex // one save at a time
-	delay  atomic.Int64
 }
 
 func newRetainHook(server *mochi.Server, max int64, file string, log *rateLog, counts *counters) *retainHook {
-	h := &retainHook{server: server, max: max, file: file, log: log, counts: counts, sizes: map[string]int{}}
-	h.delay.Store(int64(saveDelay))
-	return h
+	return &retainHook{server: server, max: max, file: file, log: log, counts: counts, sizes: map[string]int{}}
 }
 
 func (h *retainHook) ID() string { return "iogate-retained" }
@@ -106,7 +103,7 @@ func (h *retainHook) set(topic string, n int) {
 	}
 	h.dirty = true
 	if h.timer == nil {
-		wait := time.Duration(h.delay.Load())
+		wait := saveDelay
 		if next := time.Until(h.last.Add(saveEvery)); next > wait && !h.last.IsZero() {
 			wait = next
 		}
