@@ -805,3 +805,21 @@ func TestBrokerKeptSessionQueue(t *testing.T) {
 		t.Errorf("back, the viewer got %q first, want what came while it was away", got)
 	}
 }
+
+// A damaged retained file is set aside, and the broker starts without it.
+func TestBrokerRetainedFileDamaged(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "retained")
+	if err := os.WriteFile(file, []byte("iogate retained 1\nnot what it wrote"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, logs := startAuthBroker(t, mqtt.BrokerOptions{RetainedFile: file})
+	if st := b.Stats(); st.Retained != 0 {
+		t.Errorf("%d retained messages from a damaged file", st.Retained)
+	}
+	if _, err := os.Stat(file + ".bad"); err != nil {
+		t.Errorf("the damaged file was not set aside: %v", err)
+	}
+	if !strings.Contains(logs.all(), "retained messages not restored") {
+		t.Errorf("the damage is not logged:\n%s", logs.all())
+	}
+}

@@ -139,7 +139,12 @@ func (h *retainHook) load() error {
 	}
 	msgs, err := decodeRetained(data)
 	if err != nil {
-		return fmt.Errorf("%s: %w", h.file, err)
+		// Kept aside for whoever wants to look, rather than overwritten
+		// by the next save.
+		if rerr := os.Rename(h.file, h.file+".bad"); rerr != nil {
+			return fmt.Errorf("%s: %w (and not moved aside: %v)", h.file, err, rerr)
+		}
+		return fmt.Errorf("%s: %w; moved to %s.bad", h.file, err, h.file)
 	}
 	now := time.Now().Unix()
 	for _, m := range msgs {
