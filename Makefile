@@ -54,7 +54,7 @@ endef
 
 ## deps: the programs the integration tests start, and those the package test runs.
 deps:
-	$(call need,socat:socat mosquitto:mosquitto mosquitto_passwd:mosquitto dpkg-deb:dpkg shellcheck:shellcheck systemd-analyze:systemd chromium:chromium)
+	$(call need,socat:socat mosquitto:mosquitto mosquitto_passwd:mosquitto mosquitto_sub:mosquitto-clients dpkg-deb:dpkg shellcheck:shellcheck systemd-analyze:systemd chromium:chromium)
 	@# pyserial, the RFC 2217 client of the integration tests, in Debian's python3.
 	@if ! /usr/bin/python3 -c 'import serial.rfc2217' 2>/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

@@ -33,6 +33,8 @@ type Config struct {
 	Devices []Device
 
 	HomeAssistant HomeAssistant
+	// Embedded is the embedded broker's, with broker = "embedded".
+	Embedded EmbeddedBroker
 }
 
 // Gateway is the [gateway] table.
@@ -251,6 +253,7 @@ type file struct {
 		Keepalive          Duration `toml:"keepalive"`
 		ReconnectMin       Duration `toml:"reconnect_min"`
 		ReconnectMax       Duration `toml:"reconnect_max"`
+		embeddedFile
 	} `toml:"mqtt"`
 	Metrics struct {
 		Listen        string   `toml:"listen"`
@@ -322,6 +325,7 @@ func (f *file) setDefaults() {
 	f.MQTT.Keepalive = Duration(30 * time.Second)
 	f.MQTT.ReconnectMin = Duration(500 * time.Millisecond)
 	f.MQTT.ReconnectMax = Duration(30 * time.Second)
+	f.MQTT.embeddedFile.setDefaults()
 	f.Spool.MaxBytes = 64 << 20
 	f.Spool.Overflow = "drop-oldest"
 	f.Spool.SyncInterval = Duration(500 * time.Millisecond)

@@ -148,6 +148,9 @@ func (v *validator) config(c *Config, f *file, devices []deviceFile, failed map[
 	}
 	if c.MQTT.Kind == BrokerEmbedded {
 		listens[c.MQTT.EmbeddedListen] = "mqtt.embedded_listen"
+		if c.Embedded.TLSListen != "" {
+			listens[c.Embedded.TLSListen] = "mqtt.embedded_tls_listen"
+		}
 	}
 	var largest int64
 	for i := range devices {
@@ -196,7 +199,10 @@ func (v *validator) mqtt(c *Config, f *file) {
 	switch m.Broker {
 	case BrokerEmbedded:
 		out.Kind = BrokerEmbedded
-		v.listenAddr("mqtt.embedded_listen", m.EmbeddedListen)
+		if m.EmbeddedListen != "" {
+			v.listenAddr("mqtt.embedded_listen", m.EmbeddedListen)
+		}
+		v.embedded(c, &m.embeddedFile, m.EmbeddedListen)
 		out.Address = m.EmbeddedListen
 	case BrokerNone:
 		out.Kind = BrokerNone

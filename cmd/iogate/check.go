@@ -45,7 +45,7 @@ func describe(w io.Writer, c *config.Config, engine string) {
 	case config.BrokerNone:
 		fmt.Fprintln(w, "mqtt: none (devices are served over TCP only)")
 	case config.BrokerEmbedded:
-		fmt.Fprintf(w, "mqtt: embedded broker on %s, client %s, topics %s/..., qos %d\n", m.EmbeddedListen, m.ClientID, m.TopicPrefix, m.QoS)
+		describeBroker(w, c)
 	default:
 		tls := ""
 		if m.TLS {

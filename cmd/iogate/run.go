@@ -48,20 +48,21 @@ func runCommand() command {
 // file: a valid one is applied (setLog takes its [log]), an invalid one is
 // logged and the running configuration stays.
 func serve(c *config.Config, log *logrus.Entry, setLog func(config.Log) error) error {
+	var broker *mqtt.Broker
 	if c.MQTT.Kind == config.BrokerEmbedded {
-		b, err := mqtt.StartBroker(c.MQTT.EmbeddedListen, slogTo(log.WithField("component", "broker")))
+		b, err := startBroker(c, log.WithField("component", "broker"))
 		if err != nil {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
 		defer b.Close()
-		log.WithField("listen", b.Addr()).Info("embedded broker started")
+		broker = b
 	}
 	svc, err := bridge.New(c, log)
 	if err != nil {
 		return err
 	}
 	if c.Metrics.Listen != "" {
-		stop, err := serveMetrics(c.Metrics.Listen, svc, log)
+		stop, err := serveMetrics(c.Metrics.Listen, svc, broker, log)
 		if err != nil {
 			return fmt.Errorf("metrics.listen: %w", err)
 		}
@@ -73,7 +74,7 @@ func serve(c *config.Config, log *logrus.Entry, setLog func(config.Log) error) e
 	go func(running *config.Config) {
 		for sig := range signals {
 			if sig == syscall.SIGHUP {
-				if next := reload(running, log, svc, setLog); next != nil {
+				if next := reload(running, log, svc, broker, setLog); next != nil {
 					running = next
 				}
 				continue
@@ -97,24 +98,27 @@ func serve(c *config.Config, log *logrus.Entry, setLog func(config.Log) error) e
 // reload reads the configuration file of the running one again and hands
 // it to the gateway; it returns the new configuration, or nil if it was
 // invalid and the running one stays.
-func reload(running *config.Config, log *logrus.Entry, svc *bridge.Service, setLog func(config.Log) error) *config.Config {
+func reload(running *config.Config, log *logrus.Entry, svc *bridge.Service, broker *mqtt.Broker, setLog func(config.Log) error) *config.Config {
 	next, err := config.Load(running.Path)
 	if err != nil {
 		log.WithField("config", running.Path).Error("reload: the new configuration is invalid; keeping the running one:\n" + err.Error())
 		return nil
 	}
-	embedded := running.MQTT.Kind == config.BrokerEmbedded || next.MQTT.Kind == config.BrokerEmbedded
-	if embedded && (running.MQTT.Kind != next.MQTT.Kind || running.MQTT.EmbeddedListen != next.MQTT.EmbeddedListen) {
-		log.Warn("reload: the embedded broker starts and stops with the process; this change takes effect at the next start")
+	if broker != nil && next.MQTT.Kind == config.BrokerEmbedded {
+		useBroker(next, broker) // the gateway's connection stays what it is
 	}
+	log.WithField("config", running.Path).Info("reloading the configuration")
+	if err := svc.Reload(next); err != nil {
+		log.WithError(err).Error("reload: the new configuration cannot be applied; keeping the running one")
+		return nil
+	}
+	reloadBroker(broker, running, next, log.WithField("component", "broker"))
 	if running.Metrics.Listen != next.Metrics.Listen {
 		log.Warn("reload: metrics.listen takes effect at the next start")
 	}
 	if err := setLog(next.Log); err != nil {
 		log.WithError(err).Error("reload: [log] not applied")
 	}
-	log.WithField("config", running.Path).Info("reloading the configuration")
-	svc.Reload(next)
 	return next
 }
 

@@ -201,7 +201,7 @@ func transports(t *testing.T, test func(t *testing.T, addr string, conf *tls.Con
 	})
 	t.Run("tls", func(t *testing.T) {
 		p := newPKI(t)
-		test(t, startTLSBroker(t, p).Addr(), &tls.Config{RootCAs: p.roots})
+		test(t, startTLSBroker(t, p).TLSAddr(), &tls.Config{RootCAs: p.roots})
 	})
 }
 

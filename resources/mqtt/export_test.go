@@ -1,8 +1,10 @@
 package mqtt
 
+import "time"
+
 // Buffered is the room a Session holds for a packet not yet whole.
 func (s *Session) Buffered() int { return cap(s.in) }
 
-// ServeBroker runs the embedded broker on a listener of the test's, such
-// as a TLS one.
-var ServeBroker = serveBroker
+// SetConnectTimeout sets how long a new connection to the embedded broker
+// has to send CONNECT, for the listeners started after it.
+func SetConnectTimeout(d time.Duration) { connectTimeout = d }

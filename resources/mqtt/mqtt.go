@@ -17,9 +17,12 @@
 // per frame (the gateway's spool); so is the in-flight window. It does not reconnect, log, or know
 // topics beyond checking that they are well formed.
 //
-// StartBroker runs the gateway's embedded broker (mochi-mqtt) for
-// configurations that want one in-process; it is not used on the path of a
-// message through a Session.
+// StartBrokerWith runs the gateway's embedded broker (mochi-mqtt) for
+// configurations that want one in-process: plain and TLS listeners,
+// mosquitto's password and ACL files (package mqttauth), limits for a small
+// box, and retained messages kept in a file. It runs on goroutines of its
+// own and logs through the slog.Logger it is given; it is not used on the
+// path of a message through a Session.
 package mqtt
 
 import (

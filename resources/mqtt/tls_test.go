@@ -25,6 +25,7 @@ import (
 // 127.0.0.1.
 type pki struct {
 	roots  *x509.CertPool
+	caDER  []byte // the authority's certificate, for clients that read it from a file
 	server tls.Certificate
 }
 
@@ -70,17 +71,13 @@ func newPKI(t *testing.T) pki {
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
-	return pki{roots: roots, server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+	return pki{roots: roots, caDER: caDER, server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
 }
 
 // startTLSBroker runs the embedded broker behind TLS with p's certificate.
 func startTLSBroker(t *testing.T, p pki) *mqtt.Broker {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := mqtt.ServeBroker(tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{p.server}}), nil)
+	b, err := mqtt.StartBrokerWith(mqtt.BrokerOptions{TLSListen: "127.0.0.1:0", Certificate: &p.server})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,14 +88,14 @@ func startTLSBroker(t *testing.T, p pki) *mqtt.Broker {
 func TestTLSUntrusted(t *testing.T) {
 	b := startTLSBroker(t, newPKI(t))
 	other := newPKI(t)
-	c := dial(t, b.Addr(), &tls.Config{RootCAs: other.roots}, mqtt.Options{ClientID: "gw", CleanSession: true})
+	c := dial(t, b.TLSAddr(), &tls.Config{RootCAs: other.roots}, mqtt.Options{ClientID: "gw", CleanSession: true})
 	e := c.loop.Expect("disconnected", c.id)
 	var verify *tls.CertificateVerificationError
 	if !errors.As(e.Err, &verify) {
 		t.Errorf("Disconnected(%v), want a certificate verification error", e.Err)
 	}
-	if !strings.Contains(e.Err.Error(), b.Addr()) {
-		t.Errorf("Disconnected(%v) does not name the broker %s", e.Err, b.Addr())
+	if !strings.Contains(e.Err.Error(), b.TLSAddr()) {
+		t.Errorf("Disconnected(%v) does not name the broker %s", e.Err, b.TLSAddr())
 	}
 }
 

@@ -66,7 +66,8 @@ func newWorld(t *testing.T, names ...string) *world {
 
 func (w *world) startBroker(addr string) {
 	w.t.Helper()
-	b, err := mqtt.StartBroker(addr, nil)
+	// Packets of up to 32 MiB, for the largest frames of the tests.
+	b, err := mqtt.StartBrokerWith(mqtt.BrokerOptions{Listen: addr, Limits: mqtt.BrokerLimits{MaxPacketSize: 32 << 20}})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -212,7 +213,14 @@ func (w *world) expectAll(pairs ...string) {
 		case m := <-w.msgs:
 			delete(want, m.topic+" "+m.payload)
 		case <-timeout:
-			w.t.Fatalf("never saw %v", want)
+			var missing []string
+			for p := range want {
+				if len(p) > 200 {
+					p = fmt.Sprintf("%s... (%d bytes)", p[:200], len(p))
+				}
+				missing = append(missing, p)
+			}
+			w.t.Fatalf("never saw %q", missing)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -42,6 +43,7 @@ type delivery struct {
 	due      bool                // something to publish: pump at the end of the wake-up
 
 	states []*state // in publishing order: the gateway's status first
+	later  []later  // errors made while disconnected
 
 	disk *store // nil without a spool
 
@@ -187,19 +189,76 @@ func (o *delivery) connected() {
 		fresh = append(fresh, m)
 	}
 	o.q.prepend(fresh)
+	for _, l := range o.later {
+		o.q.add(l.topic, l.payload, 1, false, 0)
+	}
+	o.later = nil
 	if o.disk != nil {
 		o.floor = o.disk.sp.Size()
 	}
 	o.due = true
 }
 
+// A broker that does not take a message of some size (mosquitto's
+// message_size_limit, AWS IoT's 128 KiB) closes the connection when it gets
+// one: MQTT 3.1.1 has no way to say so. A large message that was in flight,
+// unacknowledged, when poisonTries connections in a row ended within
+// poisonWindow of its sending is dropped as one the broker refuses, rather
+// than sent again forever ahead of every other frame.
+const (
+	poisonBytes  = 64 << 10
+	poisonTries  = 3
+	poisonWindow = 2 * time.Second
+)
+
 // disconnected: what was sent and not acknowledged is sent again on the
 // next connection, in order; the gateway's own messages are made afresh.
 func (o *delivery) disconnected() {
+	o.refused()
 	o.up, o.inflight = false, 0
 	clear(o.byID)
 	o.q.rewind()
 	o.backpressure()
+}
+
+// refused drops the large messages the broker keeps closing the
+// connection on.
+func (o *delivery) refused() {
+	now := o.r.Now()
+	var refused []*message
+	for _, m := range o.q.queue[o.q.head:] {
+		if !m.sent || m.acked || !m.durable || len(m.payload) < poisonBytes {
+			continue
+		}
+		if now.Sub(m.sentAt) > poisonWindow {
+			m.kicks = 0
+			continue
+		}
+		if m.kicks++; m.kicks >= poisonTries {
+			refused = append(refused, m)
+		}
+	}
+	for _, m := range refused {
+		dev, name := deviceOf([]byte(m.topic.tail)), m.topic.name
+		err := fmt.Errorf("the broker closed the connection %d times right after a message of %d bytes on %s: dropped as too large for it",
+			m.kicks, len(m.payload), name)
+		o.log.WithField("device", dev).WithError(err).Error("message dropped")
+		o.dropped(dev)
+		o.finish(m)
+		o.ownError(dev, name, err)
+	}
+}
+
+// ownError publishes a delivery problem on a device's error topic, on the
+// next connection.
+func (o *delivery) ownError(dev, topic string, err error) {
+	o.later = append(o.later, later{o.topics.get(dev+"/error", false), errorPayload(dev, topic, err, o.r.Now())})
+}
+
+// later is one of the gateway's messages for the next connection.
+type later struct {
+	topic   *topic
+	payload []byte
 }
 
 // acked is the broker's PUBACK for a packet id.

@@ -412,3 +412,40 @@ func segmentFile(t *testing.T, stateDir string) string {
 	t.Fatal("no segment")
 	return ""
 }
+
+// A large frame the broker closes the connection on, every time, is
+// dropped after poisonTries connections, counted and reported; the frames
+// behind it go out. A small one is never dropped so.
+func TestDeliveryFrameTheBrokerRefuses(t *testing.T) {
+	f := newFixture(t, 64<<20, "drop-oldest")
+	var drops int
+	f.o.dropped = func(string) { drops++ }
+	big := bytes.Repeat([]byte("x"), poisonBytes)
+	if err := f.o.frame(f.o.topics.get("d/rx", false), big); err != nil {
+		t.Fatal(err)
+	}
+	f.frame("d", 1)
+	for try := 1; try <= poisonTries; try++ {
+		f.o.connected()
+		if pub := f.take(); len(pub) != 2 || len(pub[0].payload) != poisonBytes {
+			t.Fatalf("connection %d published %d messages", try, len(pub))
+		}
+		f.o.disconnected() // the broker hangs up at once
+	}
+	if drops != 1 {
+		t.Fatalf("%d drops, want 1", drops)
+	}
+	f.o.connected()
+	got := payloads(f.take())
+	if len(got) != 2 || got[0] != "d-1" || !strings.Contains(got[1], "dropped as too large") {
+		t.Fatalf("after the drop %q", got)
+	}
+	// Small frames are sent again however often the connection ends.
+	for range 2 * poisonTries {
+		f.o.disconnected()
+		f.o.connected()
+		if got := payloads(f.take()); len(got) != 1 || got[0] != "d-1" {
+			t.Fatalf("small frame: %q", got)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -345,13 +344,7 @@ func (d *device) publishError(topic string, err error) {
 	if !d.s.mqttOn {
 		return
 	}
-	payload, _ := json.Marshal(struct {
-		Device string `json:"device"`
-		Topic  string `json:"topic,omitempty"`
-		Error  string `json:"error"`
-		TS     string `json:"ts"`
-	}{d.cfg.Name, topic, err.Error(), d.s.r.Now().UTC().Format(time.RFC3339Nano)})
-	d.s.out.own(d.errTopic, payload)
+	d.s.out.own(d.errTopic, errorPayload(d.cfg.Name, topic, err, d.s.r.Now()))
 }
 
 // pauseReading stops or restarts reading the device, for backpressure.

@@ -19,6 +19,7 @@ type message struct {
 	acked    bool   // PUBACK received (or QoS 0 and written)
 	id       uint16 // packet id while sent and not acked
 	sentAt   time.Time
+	kicks    int // connections in a row that ended right after it was sent
 }
 
 // outbox holds the messages for the broker in the order they were made, and

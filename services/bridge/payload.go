@@ -70,6 +70,18 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// errorPayload is the JSON object of a device's error topic: the device,
+// the topic of the command refused (if it is about one), why, and when.
+func errorPayload(device, topic string, err error, now time.Time) []byte {
+	payload, _ := json.Marshal(struct {
+		Device string `json:"device"`
+		Topic  string `json:"topic,omitempty"`
+		Error  string `json:"error"`
+		TS     string `json:"ts"`
+	}{device, topic, err.Error(), now.UTC().Format(time.RFC3339Nano)})
+	return payload
+}
+
 // errBadCommand marks a tx payload that cannot be decoded in the device's
 // encoding.
 var errBadCommand = errors.New("bad command")

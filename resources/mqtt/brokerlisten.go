@@ -1,0 +1,69 @@
+package mqtt
+
+import (
+	"errors"
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// connectTimeout is how long a new connection has to finish its TLS
+// handshake and send CONNECT. mochi waits forever: a client that opens a
+// connection and says nothing would hold its goroutine and descriptor.
+// Once connected, the client's keepalive sets the deadline. A variable
+// for the tests.
+var connectTimeout = 10 * time.Second
+
+// spareConns are connections a listener takes beyond MaxClients: clients
+// on their way in or being refused. Past them, a new connection is closed
+// at once, before it costs a goroutine.
+const spareConns = 32
+
+// guard is a listener that bounds the connections open through it, gives
+// each a deadline for its CONNECT, and keeps accepting when accept fails
+// for a moment (no descriptor free): mochi stops serving a listener for
+// good at the first error.
+type guard struct {
+	net.Listener
+	max  int64
+	open atomic.Int64
+	busy *atomic.Uint64
+}
+
+func (g *guard) Accept() (net.Conn, error) {
+	delay := 5 * time.Millisecond
+	for {
+		c, err := g.Listener.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil, err
+			}
+			time.Sleep(delay) // EMFILE and the like: wait for a descriptor, as net/http does
+			delay = min(2*delay, time.Second)
+			continue
+		}
+		delay = 5 * time.Millisecond
+		if g.open.Add(1) > g.max {
+			g.open.Add(-1)
+			g.busy.Add(1)
+			c.Close()
+			continue
+		}
+		c.SetDeadline(time.Now().Add(connectTimeout))
+		return &guardedConn{Conn: c, g: g}, nil
+	}
+}
+
+// guardedConn gives its listener's slot back when it is closed.
+type guardedConn struct {
+	net.Conn
+	g      *guard
+	closed atomic.Bool
+}
+
+func (c *guardedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.g.open.Add(-1)
+	}
+	return c.Conn.Close()
+}
