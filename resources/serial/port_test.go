@@ -287,3 +287,21 @@ func TestReadAfterClose(t *testing.T) {
 		t.Errorf("write: %v", err)
 	}
 }
+
+// A pty has no RS-485 mode: the refusal says so and names the port.
+func TestSetRS485OnPTY(t *testing.T) {
+	pty, err := serial.OpenPTY()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pty.Close()
+	p, err := serial.Open(pty.SlavePath(), serial.Mode{Baud: 9600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	err = p.SetRS485(true)
+	if !errors.Is(err, serial.ErrNotSupported) || !strings.Contains(err.Error(), pty.SlavePath()) {
+		t.Fatalf("SetRS485 on a pty: %v, want ErrNotSupported naming %s", err, pty.SlavePath())
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/iogate/iogate/config"
-	"github.com/iogate/iogate/framing"
 	"github.com/iogate/iogate/reactor"
 	"github.com/iogate/iogate/resources/file"
 	"github.com/iogate/iogate/resources/serial"
@@ -18,9 +17,10 @@ import (
 
 // device is the bridge's part for one [[device]]: it opens the device's
 // descriptor and reopens it with backoff when it goes away, keeps its
-// status topic true, cuts what it reads into frames for delivery, writes
-// the commands it is sent, and hands every byte it reads to its TCP
-// clients. It is the reactor handler of its transport.
+// status topic true, hands every byte it reads to its TCP clients and its
+// protocol, and writes what they send it. It is the reactor handler of its
+// transport. What the bytes mean is its protocol's: frames (stream.go) or
+// Modbus (modbus.go).
 type device struct {
 	s   *Service
 	cfg config.Device
@@ -31,10 +31,10 @@ type device struct {
 	openAt time.Time
 	retry  backoff
 	reopen reactor.TimerID
-	idle   reactor.TimerID // idle framing: armed while a frame is pending
-	gone   bool            // closed for good: removed or replaced by a reload
+	gone   bool // closed for good: removed or replaced by a reload
+	proto  protocol
 
-	onReopen, onIdle, onBreakEnd, onModemPoll func()
+	onReopen, onBreakEnd, onModemPoll func()
 
 	tcp *access // TCP access, when tcp_listen is set
 
@@ -45,12 +45,6 @@ type device struct {
 	controller *client
 	breakTimer reactor.TimerID
 	modemTimer reactor.TimerID
-
-	decoder *framing.Decoder
-	framing framing.Config
-	seq     uint64
-	payload []byte // a frame's MQTT payload
-	txBuf   []byte // a command, framed
 
 	rx, errTopic *topic
 	status       *state
@@ -77,38 +71,51 @@ type DeviceStats struct {
 	TCPDropped   uint64 `json:"tcp_dropped"`
 	TCPDiscarded uint64 `json:"tcp_discarded_bytes"`
 	Online       bool   `json:"online"`
-
-	framed framing.Stats // of the decoders replaced by reloads
+	// Slaves are a Modbus device's, in the order of the configuration.
+	Slaves map[string]SlaveStats `json:"slaves,omitempty"`
 }
+
+// protocol is what a device speaks over its transport.
+type protocol interface {
+	// received takes what the device sent.
+	received(data []byte)
+	// opened: the transport is up.
+	opened()
+	// closed: it went away; ended says the stream ended cleanly (a FIFO's
+	// last writer left, the peer closed) rather than broke off.
+	closed(ended bool)
+	// commands names the topics it takes commands on, below the prefix.
+	commands(add func(tail string, fn commandFunc))
+	// stop ends it for good: the device is removed or replaced.
+	stop()
+	// addStats adds its counters to a device's snapshot.
+	addStats(st *DeviceStats)
+}
+
+// commandFunc takes a command from the broker.
+type commandFunc func(topic string, payload []byte, retained bool)
 
 // newDevice prepares a device of the configuration; open opens it.
 func (s *Service) newDevice(dc config.Device) (*device, error) {
-	fc, err := framingConfig(dc)
-	if err != nil {
-		return nil, fmt.Errorf("device %s: %w", dc.Name, err)
-	}
 	d := &device{
-		s: s, cfg: dc, log: s.log.WithField("device", dc.Name), lines: defaultLines, framing: fc,
+		s: s, cfg: dc, log: s.log.WithField("device", dc.Name), lines: defaultLines,
 		retry: backoff{min: dc.ReconnectMin, max: dc.ReconnectMax},
 		rx:    s.topics.get(dc.RxTail(), false), errTopic: s.topics.get(dc.Name+"/error", false),
 		stats: s.counters(dc.Name),
 	}
-	d.onReopen, d.onIdle, d.onBreakEnd, d.onModemPoll = d.open, d.idleEnded, d.endBreak, d.notifyModem
+	d.onReopen, d.onBreakEnd, d.onModemPoll = d.open, d.endBreak, d.notifyModem
 	d.mode = d.configMode()
-	if d.decoder, err = framing.New(fc, d.frame); err != nil {
+	var err error
+	switch dc.Protocol {
+	case config.ProtocolModbusRTU, config.ProtocolModbusTCP:
+		d.proto, err = newModbus(d)
+	default:
+		d.proto, err = newStream(d)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("device %s: %w", dc.Name, err)
 	}
 	return d, nil
-}
-
-func framingConfig(d config.Device) (framing.Config, error) {
-	kind, err := framing.ParseKind(d.Framing)
-	if err != nil {
-		return framing.Config{}, err
-	}
-	// Line framing takes "\r\n" as the ending its commands get; decoding
-	// accepts either ending.
-	return framing.Config{Kind: kind, Delimiter: d.Delimiter, Size: d.FrameSize, Max: d.MaxFrame}, nil
 }
 
 // configMode is the line settings of the configuration.
@@ -185,46 +192,20 @@ func (d *device) open() {
 	if d.status != nil { // nil at start: start publishes it
 		d.s.out.set(d.status, "online")
 	}
+	d.proto.opened()
 }
 
-// Received feeds what the device sent to its clients and its framing.
+// Received hands what the device sent to its clients and its protocol.
 func (d *device) Received(_ *reactor.Reactor, _ reactor.ID, data []byte) {
 	d.stats.ReadBytes += uint64(len(data))
 	if d.tcp != nil {
 		d.tcp.fanout(data)
 	}
-	if !d.publishing() {
-		return // raw TCP access only: no frames to cut
-	}
-	before := d.decoder.Stats()
-	d.decoder.Feed(data)
-	d.framingProblems(before)
-	if d.framing.Kind == framing.Idle {
-		d.cancel(&d.idle)
-		if d.decoder.Pending() > 0 {
-			d.idle = d.s.r.SetTimer(d.cfg.IdleGap, d.onIdle)
-		}
-	}
+	d.proto.received(data)
 }
 
 // publishing tells whether the device's frames go to MQTT.
 func (d *device) publishing() bool { return d.cfg.Publish && d.s.mqttOn }
-
-func (d *device) idleEnded() {
-	d.idle = 0
-	d.decoder.Flush()
-}
-
-// framingProblems logs what the last Feed discarded.
-func (d *device) framingProblems(before framing.Stats) {
-	after := d.decoder.Stats()
-	if after.Overlong > before.Overlong {
-		d.logLimited("overlong", logrus.WarnLevel, "frame longer than max_frame discarded", nil, "max_frame", d.cfg.MaxFrame)
-	}
-	if after.Malformed > before.Malformed {
-		d.logLimited("malformed", logrus.WarnLevel, "malformed frame discarded", nil, "framing", d.cfg.Framing)
-	}
-}
 
 // Congested: the device's output is backed up, so its TCP clients are no
 // longer read.
@@ -254,63 +235,11 @@ func (d *device) Disconnected(_ *reactor.Reactor, _ reactor.ID, res reactor.Reso
 	d.reopen = d.s.r.SetTimer(wait, d.onReopen)
 }
 
-// closed forgets the descriptor. The frame under way ends with it when the
-// stream ended (a FIFO's last writer left, the peer closed) or silence
-// ends frames anyway; a frame cut by an unplug would be glued to what
-// comes after the replug, and is discarded and counted.
+// closed forgets the descriptor; the protocol ends what was under way.
 func (d *device) closed(cause error) {
 	d.id, d.port = 0, nil
 	d.stats.Online = false
-	d.cancel(&d.idle)
-	if errors.Is(cause, file.ErrWriterGone) || errors.Is(cause, io.EOF) || d.framing.Kind == framing.Idle {
-		d.decoder.Flush()
-	} else {
-		d.decoder.Reset()
-	}
-}
-
-// frame is a frame from the decoder.
-func (d *device) frame(frame []byte) {
-	d.seq++
-	d.stats.Frames++
-	d.stats.Bytes += uint64(len(frame))
-	if !d.publishing() {
-		return
-	}
-	d.payload = appendPayload(d.payload[:0], d.cfg.Encoding, d.cfg.Name, d.seq, d.s.r.Now(), frame)
-	if err := d.s.out.frame(d.rx, d.payload); err != nil {
-		d.stats.Drops++
-		d.fault("frame", fmt.Errorf("%s encoding: %w", d.cfg.Encoding, err))
-	}
-	if cap(d.payload) > 1<<20 {
-		d.payload = nil // a burst's buffer is not kept
-	}
-}
-
-// command writes an MQTT command to the device.
-func (d *device) command(topic string, payload []byte, retained bool) {
-	switch {
-	case retained:
-		d.reject(topic, errors.New("retained command ignored: it would be written again at every reconnect"))
-		return
-	case d.id == 0:
-		d.reject(topic, errors.New("device is offline"))
-		return
-	}
-	data, err := decodeCommand(d.cfg.Encoding, payload)
-	if err != nil {
-		d.reject(topic, err)
-		return
-	}
-	d.txBuf = framing.Encode(d.framing, d.txBuf[:0], data)
-	if err := d.write(d.txBuf); err != nil {
-		if errors.Is(err, reactor.ErrOverflow) {
-			err = errors.New("device busy: its output buffer is full")
-		}
-		d.reject(topic, err)
-		return
-	}
-	d.stats.TxFrames++
+	d.proto.closed(errors.Is(cause, file.ErrWriterGone) || errors.Is(cause, io.EOF))
 }
 
 // write sends bytes to the device.
@@ -367,7 +296,6 @@ func (d *device) close(last string) {
 		d.tcp.close()
 	}
 	d.cancel(&d.reopen)
-	d.cancel(&d.idle)
 	d.cancel(&d.breakTimer)
 	d.cancel(&d.modemTimer)
 	if d.id != 0 {
@@ -376,10 +304,8 @@ func (d *device) close(last string) {
 		}
 		d.closed(io.EOF) // its last bytes are a frame, as at a clean end
 	}
-	fs := d.decoder.Stats()
-	d.stats.framed.Overlong += fs.Overlong
-	d.stats.framed.Malformed += fs.Malformed
-	d.stats.framed.Cut += fs.Cut
+	d.proto.stop()
+	d.proto.addStats(d.stats) // its successor's protocol counts from 0
 	if last != "" {
 		d.s.out.remove(d.status, last)
 	} else {

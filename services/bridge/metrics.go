@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/iogate/iogate/metrics"
+	"github.com/iogate/iogate/modbus"
 )
 
 // The counters belong to the loop, like the rest of the bridge's state:
@@ -88,8 +92,7 @@ func (s *Service) snapshot() Snapshot {
 		if d.tcp != nil {
 			st.TCPClients = len(d.tcp.clients)
 		}
-		fs := d.decoder.Stats()
-		st.Overlong, st.Malformed, st.Cut = st.framed.Overlong+fs.Overlong, st.framed.Malformed+fs.Malformed, st.framed.Cut+fs.Cut
+		d.proto.addStats(&st)
 		sn.Devices[i] = st
 	}
 	if l := s.link; l != nil {
@@ -200,6 +203,54 @@ func (sn *Snapshot) Prometheus(w *metrics.Writer) {
 		func(d *DeviceStats) float64 { return float64(d.TCPDropped) })
 	family("iogate_tcp_discarded_bytes_total", metrics.Counter, "Bytes from raw TCP clients not written: device read-only, offline or busy.",
 		func(d *DeviceStats) float64 { return float64(d.TCPDiscarded) })
+	sn.modbus(w)
+}
+
+// modbus writes the Modbus slaves' families.
+func (sn *Snapshot) modbus(w *metrics.Writer) {
+	type slaveOf struct {
+		device string
+		s      *SlaveStats
+	}
+	var slaves []slaveOf
+	for i := range sn.Devices {
+		d := &sn.Devices[i]
+		for _, name := range slices.Sorted(maps.Keys(d.Slaves)) {
+			s := d.Slaves[name]
+			s.Name = name
+			slaves = append(slaves, slaveOf{d.Name, &s})
+		}
+	}
+	if len(slaves) == 0 {
+		return
+	}
+	family := func(name, typ, help string, value func(s *SlaveStats) float64) {
+		w.Header(name, typ, help)
+		for _, x := range slaves {
+			w.Sample(name, value(x.s), "device", x.device, "slave", x.s.Name)
+		}
+	}
+	family("iogate_modbus_slave_up", metrics.Gauge, "1 while the Modbus slave answers.",
+		func(s *SlaveStats) float64 { return bit(s.Online) })
+	family("iogate_modbus_requests_total", metrics.Counter, "Requests sent to the slave, retries included.",
+		func(s *SlaveStats) float64 { return float64(s.Requests) })
+	family("iogate_modbus_timeouts_total", metrics.Counter, "Requests the slave did not answer within modbus_timeout.",
+		func(s *SlaveStats) float64 { return float64(s.Timeouts) })
+	family("iogate_modbus_bad_replies_total", metrics.Counter, "Replies that were not one: a CRC error, another slave or function, a wrong length.",
+		func(s *SlaveStats) float64 { return float64(s.BadReplies) })
+	w.Header("iogate_modbus_exceptions_total", metrics.Counter, "Exception replies of the slave, by code.")
+	for _, x := range slaves {
+		for code, n := range x.s.Exceptions {
+			if n > 0 {
+				w.Sample("iogate_modbus_exceptions_total", float64(n), "device", x.device, "slave", x.s.Name,
+					"code", strconv.Itoa(code), "name", modbus.Exception(code).Name())
+			}
+		}
+	}
+	w.Header("iogate_modbus_request_seconds", metrics.Histogram, "Time from a request's write to its reply.")
+	for _, x := range slaves {
+		w.Histogram("iogate_modbus_request_seconds", &x.s.Latency, "device", x.device, "slave", x.s.Name)
+	}
 }
 
 func bit(b bool) float64 {

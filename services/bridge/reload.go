@@ -62,12 +62,13 @@ func (s *Service) prepare(c *config.Config) (*plan, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 	defer cancel()
 	for _, d := range c.Devices {
-		if d.TCPListen == "" {
+		addr := listenAddr(d)
+		if addr == "" {
 			continue
 		}
-		ap, err := tcp.Resolve(ctx, d.TCPListen)
+		ap, err := tcp.Resolve(ctx, addr)
 		if err != nil {
-			return nil, fmt.Errorf("%s: device %s: tcp_listen %s: %w", c.Path, d.Name, d.TCPListen, err)
+			return nil, fmt.Errorf("%s: device %s: %s %s: %w", c.Path, d.Name, listenKey(d), addr, err)
 		}
 		p.listen[d.Name] = ap
 	}
@@ -127,12 +128,13 @@ func (s *Service) reload(p *plan) {
 func (s *Service) bind(p *plan) error {
 	p.bound = map[string]*tcp.Listener{}
 	for _, dc := range p.cfg.Devices {
-		if dc.TCPListen == "" || s.listening(dc.TCPListen) != nil {
+		addr := listenAddr(dc)
+		if addr == "" || s.listening(addr) != nil {
 			continue
 		}
 		l, err := tcp.ListenAddr(p.listen[dc.Name])
 		if err != nil {
-			return fmt.Errorf("device %s: tcp_listen %s: %w", dc.Name, dc.TCPListen, err)
+			return fmt.Errorf("device %s: %s %s: %w", dc.Name, listenKey(dc), addr, err)
 		}
 		p.bound[dc.Name] = l
 	}
@@ -142,7 +144,7 @@ func (s *Service) bind(p *plan) error {
 // listening is the running device that listens on addr, if any.
 func (s *Service) listening(addr string) *device {
 	for _, d := range s.devices {
-		if d.tcp != nil && d.tcp.listener != 0 && d.cfg.TCPListen == addr {
+		if d.listener() != 0 && listenAddr(d.cfg) == addr {
 			return d
 		}
 	}
@@ -211,12 +213,12 @@ func (s *Service) apply(p *plan, left bool) {
 			kept = append(kept, d)
 			continue
 		}
-		if dc.TCPListen != "" {
+		if addr := listenAddr(dc); addr != "" {
 			if l := p.bound[dc.Name]; l != nil {
 				listeners[dc.Name] = l
 				delete(p.bound, dc.Name)
-			} else if holder := s.listening(dc.TCPListen); holder != nil {
-				listeners[dc.Name] = holder.tcp.detach()
+			} else if holder := s.listening(addr); holder != nil {
+				listeners[dc.Name] = holder.detachListener()
 			}
 		}
 		if d != nil {
@@ -245,9 +247,9 @@ func (s *Service) apply(p *plan, left bool) {
 	s.index()
 	for _, d := range fresh {
 		if l := listeners[d.cfg.Name]; l != nil {
-			if err := d.serve(l); err != nil {
+			if err := d.listen(l); err != nil {
 				l.Close()
-				d.log.WithError(err).Error("reload: tcp_listen not applied")
+				d.log.WithError(err).Error("reload: listener not applied")
 			}
 		}
 		d.start()
@@ -286,17 +288,4 @@ func (s *Service) relink(set brokerSettings) {
 			s.out.set(d.status, "online")
 		}
 	}
-}
-
-// detach takes the listener off the device, open, for a successor.
-func (a *access) detach() *tcp.Listener {
-	var l *tcp.Listener
-	if a.listener != 0 {
-		if res, err := a.d.s.r.Unregister(a.listener); err == nil {
-			l, _ = res.(*tcp.Listener)
-		}
-		a.listener = 0
-	}
-	a.close()
-	return l
 }

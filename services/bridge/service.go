@@ -67,7 +67,7 @@ type Service struct {
 	onStats func()
 
 	devices  []*device
-	byTx     map[string]*device        // writable devices by their tx topic
+	commands map[string]commandFunc    // what each subscribed topic goes to
 	counters func(string) *DeviceStats // a device's, by name, for the life of the process
 	perName  map[string]*DeviceStats
 
@@ -130,13 +130,14 @@ func (s *Service) deviceStats(name string) *DeviceStats {
 	return st
 }
 
-// index maps the tx topics of the writable devices to them.
+// index maps the topics the devices take commands on to them.
 func (s *Service) index() {
-	s.byTx = map[string]*device{}
+	s.commands = map[string]commandFunc{}
+	if !s.mqttOn {
+		return
+	}
 	for _, d := range s.devices {
-		if d.cfg.Writable && s.mqttOn {
-			s.byTx[s.topics.get(d.cfg.Name+"/tx", false).name] = d
-		}
+		d.proto.commands(func(tail string, fn commandFunc) { s.commands[s.topics.get(tail, false).name] = fn })
 	}
 }
 
@@ -154,21 +155,22 @@ func (s *Service) Run() error {
 	}
 	var listeners []*tcp.Listener
 	for _, d := range s.devices {
-		if d.cfg.TCPListen == "" {
+		addr := listenAddr(d.cfg)
+		if addr == "" {
 			listeners = append(listeners, nil)
 			continue
 		}
-		l, err := tcp.Listen(d.cfg.TCPListen)
+		l, err := tcp.Listen(addr)
 		if err != nil {
 			closeListeners(listeners)
 			s.out.close()
-			return fmt.Errorf("device %s: tcp_listen %s: %w", d.cfg.Name, d.cfg.TCPListen, err)
+			return fmt.Errorf("device %s: %s %s: %w", d.cfg.Name, listenKey(d.cfg), addr, err)
 		}
 		listeners = append(listeners, l)
 	}
 	for i, d := range s.devices {
 		if l := listeners[i]; l != nil {
-			if err := d.serve(l); err != nil {
+			if err := d.listen(l); err != nil {
 				l.Close()
 				d.log.WithError(err).Error("tcp: listener not registered")
 			}
@@ -273,8 +275,8 @@ func (s *Service) Flush(*reactor.Reactor) { s.out.flush() }
 
 func (s *Service) linkUp() {
 	s.out.connected()
-	filters := make([]string, 0, len(s.byTx))
-	for t := range s.byTx {
+	filters := make([]string, 0, len(s.commands))
+	for t := range s.commands {
 		filters = append(filters, t)
 	}
 	s.link.subscribe(filters)
@@ -294,8 +296,8 @@ func (s *Service) linkWritable() { s.out.due = true }
 
 // Message is a command from the broker.
 func (s *Service) Message(topic string, payload []byte, retain bool) {
-	if d := s.byTx[topic]; d != nil && !d.gone {
-		d.command(topic, payload, retain)
+	if fn := s.commands[topic]; fn != nil {
+		fn(topic, payload, retain)
 	}
 }
 
