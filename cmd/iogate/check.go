@@ -66,6 +66,13 @@ func describe(w io.Writer, c *config.Config, engine string) {
 	fmt.Fprintf(w, "spool: up to %s, %s\n", config.FormatSize(c.Spool.MaxBytes), c.Spool.Overflow)
 	for _, d := range c.Devices {
 		fmt.Fprintf(w, "device %s: %s\n", d.Name, deviceSummary(d))
+		if d.Protocol != config.ProtocolStream {
+			describeModbus(w, m, d)
+			continue
+		}
+		for _, p := range d.Polls {
+			fmt.Fprintf(w, "  poll %s: %q every %s, reply within %s -> %s/%s/%s\n", p.Name, p.Send, p.Every, p.Timeout, m.TopicPrefix, d.Name, p.Name)
+		}
 		if d.Publish && m.Kind != config.BrokerNone {
 			fmt.Fprintf(w, "  frames -> %s/%s/rx (%s)\n", m.TopicPrefix, d.Name, d.Encoding)
 		}
@@ -79,6 +86,24 @@ func describe(w io.Writer, c *config.Config, engine string) {
 			}
 			fmt.Fprintf(w, "  tcp (%s) on %s, %s, up to %d clients\n", d.TCPProtocol, d.TCPListen, rw, d.TCPMaxClients)
 		}
+	}
+}
+
+// describeModbus prints a Modbus device's slaves and points.
+func describeModbus(w io.Writer, m config.MQTT, d config.Device) {
+	fmt.Fprintf(w, "  %s master, timeout %s, %d retries", d.Protocol, d.ModbusTimeout, d.ModbusRetries)
+	if d.RS485 {
+		fmt.Fprint(w, ", RS-485 mode")
+	}
+	fmt.Fprintln(w)
+	for _, s := range d.Slaves {
+		fmt.Fprintf(w, "  slave %d %s: %d points every %s -> %s/%s/%s/<point>\n", s.ID, s.Name, len(s.Points), s.Every, m.TopicPrefix, d.Name, s.Name)
+	}
+	if d.ModbusTCPListen != "" {
+		fmt.Fprintf(w, "  modbus tcp server on %s, its requests on the same line\n", d.ModbusTCPListen)
+	}
+	if d.Writable {
+		fmt.Fprintf(w, "  requests <- %s/%s/request, replies -> %s/%s/reply\n", m.TopicPrefix, d.Name, m.TopicPrefix, d.Name)
 	}
 }
 
@@ -100,6 +125,9 @@ func deviceSummary(d config.Device) string {
 		if d.Flow != "none" {
 			b.WriteString(" " + d.Flow)
 		}
+	}
+	if d.Protocol != config.ProtocolStream {
+		return b.String()
 	}
 	fmt.Fprintf(&b, ", %s framing", d.Framing)
 	switch d.Framing {

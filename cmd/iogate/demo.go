@@ -23,7 +23,7 @@ import (
 func demoCommand() command {
 	return command{
 		name:    "demo",
-		summary: "self-contained demo: a simulated sensor on a pty, the embedded broker, the bridge, MQTT traffic live",
+		summary: "self-contained demo: a simulated GPS and Modbus meter on ptys, the embedded broker, the bridge, MQTT traffic live",
 		setup: func(fs *flag.FlagSet) func(stdout, stderr io.Writer) error {
 			listen := fs.String("listen", "127.0.0.1:0", "embedded broker `address` (port 0: any free port)")
 			rate := fs.Float64("rate", 2, "sensor lines per `second`")
@@ -40,7 +40,8 @@ func demoCommand() command {
 }
 
 // demoConfig is the gateway's configuration in the demo: one writable GPS
-// on a pty, JSON frames, the embedded broker.
+// on a pty, JSON frames, the embedded broker; then the energy meter of
+// meterConfig.
 const demoConfig = `
 [gateway]
 id = "demo"
@@ -65,6 +66,11 @@ func demo(stdout, stderr io.Writer, listen string, rate float64, messages int, l
 		return fmt.Errorf("simulated sensor: %w", err)
 	}
 	defer sensor.Close()
+	meter, err := serial.OpenPTY()
+	if err != nil {
+		return fmt.Errorf("simulated meter: %w", err)
+	}
+	defer meter.Close()
 	log, err := logs.logger(stderr, config.Log{Level: "warn", Format: "text"})
 	if err != nil {
 		return err
@@ -80,7 +86,7 @@ func demo(stdout, stderr io.Writer, listen string, rate float64, messages int, l
 	}
 	defer os.RemoveAll(stateDir)
 
-	text := fmt.Sprintf(demoConfig, stateDir, broker.Addr(), sensor.SlavePath())
+	text := fmt.Sprintf(demoConfig, stateDir, broker.Addr(), sensor.SlavePath()) + fmt.Sprintf(meterConfig, meter.SlavePath())
 	c, err := config.Parse("demo.toml", []byte(text))
 	if err != nil {
 		return err
@@ -109,6 +115,12 @@ func demo(stdout, stderr io.Writer, listen string, rate float64, messages int, l
 	dev := os.NewFile(uintptr(fd), "sensor")
 	defer dev.Close()
 	go simulate(dev, rate, done)
+	if fd, err = unix.Dup(meter.Fd()); err != nil {
+		return err
+	}
+	meterDev := os.NewFile(uintptr(fd), "meter")
+	defer meterDev.Close()
+	go simulateMeter(meterDev)
 	go sendCommands(sub, c.MQTT.TopicPrefix+"/gps/tx", done)
 
 	signals := make(chan os.Signal, 1)
@@ -122,7 +134,8 @@ func demo(stdout, stderr io.Writer, listen string, rate float64, messages int, l
 		}
 	}()
 
-	fmt.Fprintf(stderr, "iogate demo: sensor on %s, broker on %s, topics %s/#\n", sensor.SlavePath(), broker.Addr(), c.MQTT.TopicPrefix)
+	fmt.Fprintf(stderr, "iogate demo: GPS on %s, Modbus energy meter on %s, broker on %s, topics %s/#\n",
+		sensor.SlavePath(), meter.SlavePath(), broker.Addr(), c.MQTT.TopicPrefix)
 	fmt.Fprintf(stderr, "  watch:   mosquitto_sub -h %s -p %s -t '%s/#' -v\n", host(broker.Addr()), port(broker.Addr()), c.MQTT.TopicPrefix)
 	fmt.Fprintf(stderr, "  command: mosquitto_pub -h %s -p %s -t %s/gps/tx -m '{\"data\":\"PING\"}'\n", host(broker.Addr()), port(broker.Addr()), c.MQTT.TopicPrefix)
 	fmt.Fprintf(stderr, "  Ctrl-C stops.\n")

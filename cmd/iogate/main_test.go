@@ -160,11 +160,12 @@ func TestCheck(t *testing.T) {
 // The demo shows frames from its sensor on the embedded broker, and stops
 // cleanly after the messages asked for.
 func TestDemo(t *testing.T) {
-	code, stdout, stderr := runCLI("demo", "--messages", "6", "--rate", "50")
+	code, stdout, stderr := runCLI("demo", "--messages", "30", "--rate", "50")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"iogate/demo/status online", "iogate/demo/gps/status online", `iogate/demo/gps/rx {"device":"gps","seq":1,`, "$GPGGA,"} {
+	for _, want := range []string{"iogate/demo/status online", "iogate/demo/gps/status online", `iogate/demo/gps/rx {"device":"gps","seq":1,`, "$GPGGA,",
+		"iogate/demo/meter/sdm120/status online", "iogate/demo/meter/sdm120/voltage 2"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
