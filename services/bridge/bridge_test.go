@@ -111,7 +111,11 @@ func (w *world) config(mqttExtra string, devices map[string]string) *config.Conf
 	}
 	fmt.Fprintf(&b, "[gateway]\nid = \"gw\"\nstate_dir = %q\n[mqtt]\nbroker = %q\nkeepalive = \"5s\"\n%s\n", w.dir, broker, mqttExtra)
 	for name, extra := range devices {
-		fmt.Fprintf(&b, "[[device]]\nname = %q\npath = %q\nreconnect_min = \"20ms\"\nreconnect_max = \"200ms\"\n%s\n", name, filepath.Join(w.dir, name), extra)
+		path := fmt.Sprintf("path = %q\n", filepath.Join(w.dir, name))
+		if strings.Contains(extra, `kind = "tcp"`) {
+			path = "" // reached at its address
+		}
+		fmt.Fprintf(&b, "[[device]]\nname = %q\n%sreconnect_min = \"20ms\"\nreconnect_max = \"200ms\"\n%s\n", name, path, extra)
 	}
 	c, err := config.Parse("test.toml", []byte(b.String()))
 	if err != nil {
