@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -328,4 +329,28 @@ func TestRemoteReload(t *testing.T) {
 	}
 	cb.Write([]byte("moved\n"))
 	w.expectPayload("iogate/gw/moving/rx", "moved")
+}
+
+// An RFC 2217 server that floods the gateway with requests and never reads
+// the answers is dropped once they fill the connection's buffer, rather
+// than allowed to grow it, and is dialled again.
+func TestRemoteRFC2217ServerDoesNotRead(t *testing.T) {
+	w := newWorld(t)
+	p := listenPeer(t, "127.0.0.1:0")
+	w.run(map[string]string{"deaf": remoteDevice(p.addr(), `tcp_protocol = "rfc2217"`)})
+	c := p.accept()
+	// Each DO of an option the client does not take is answered WONT.
+	requests := []byte(strings.Repeat("\xff\xfd\x63", 64<<10/3))
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(deadline))
+		for {
+			if _, err := c.Write(requests); err != nil {
+				return
+			}
+		}
+	}()
+	next := p.accept()
+	w.expectPayload("iogate/gw/deaf/status", "online")
+	next.Write([]byte("heard\n"))
+	w.expectPayload("iogate/gw/deaf/rx", "heard")
 }
