@@ -67,12 +67,10 @@ asyncio.run(main())
 // bus is an RS-485 line between the gateway and the pymodbus slaves: two
 // ptys relayed by the test, which can put noise on the line.
 type bus struct {
-	t                *testing.T
-	gateway, slaves  *serial.PTY
-	mu               sync.Mutex
-	noise            []byte // sent to the gateway at the next reply
-	gatewayPath      string
-	slavePath, ready string
+	t               *testing.T
+	gateway, slaves *serial.PTY
+	mu              sync.Mutex
+	noise           []byte // sent to the gateway at the next reply
 }
 
 func startBus(t *testing.T) *bus {
@@ -388,4 +386,91 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// pymodbusTCP runs pymodbus 3.0's Modbus TCP server on a free loopback
+// port, which it prints, with the meter of slave 1 above as unit 1.
+const pymodbusTCP = `
+import asyncio, struct
+from pymodbus.datastore import ModbusSequentialDataBlock, ModbusSlaveContext, ModbusServerContext
+from pymodbus.server.async_io import ModbusTcpServer
+from pymodbus.transaction import ModbusSocketFramer
+
+def f32(v):
+    return list(struct.unpack(">2H", struct.pack(">f", v)))
+
+ir = [0] * 100
+ir[0x00:0x02] = f32(230.1)
+hr = [0] * 100
+meter = ModbusSlaveContext(ir=ModbusSequentialDataBlock(0, ir), hr=ModbusSequentialDataBlock(0, hr),
+    co=ModbusSequentialDataBlock(0, [0] * 10), di=ModbusSequentialDataBlock(0, [0] * 10), zero_mode=True)
+context = ModbusServerContext(slaves={1: meter}, single=False)
+
+async def main():
+    server = ModbusTcpServer(context, ModbusSocketFramer, address=("127.0.0.1", 0))
+    task = asyncio.create_task(server.serve_forever())
+    await server.serving
+    print("ready", server.server.sockets[0].getsockname()[1], flush=True)
+    await task
+
+asyncio.run(main())
+`
+
+// A Modbus TCP device (pymodbus's server) is polled over MBAP like a slave
+// on a line: its values are published, a write is read back, and a
+// restart of the server is a reconnect.
+func TestModbusTCPDevice(t *testing.T) {
+	t.Parallel()
+	if err := exec.Command(python, "-c", "import pymodbus.server").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("pymodbus is missing; CI must have it (apt-get install python3-pymodbus)")
+		}
+		t.Skip("pymodbus is not installed")
+	}
+	port := make(chan string, 1)
+	start(t, func(line string) bool {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "ready" {
+			port <- f[1]
+			return true
+		}
+		return false
+	}, python, "-c", pymodbusTCP)
+	var addr string
+	select {
+	case p := <-port:
+		addr = "127.0.0.1:" + p
+	case <-time.After(deadline):
+		t.Fatal("pymodbus did not start")
+	}
+	mq := startMosquitto(t)
+	sub := subscribe(t, mq.url(), prefix+"/#")
+	startGateway(t, mq.url(), fmt.Sprintf(`[[device]]
+name = "plc"
+kind = "tcp"
+address = %q
+protocol = "modbus-tcp"
+reconnect_min = "50ms"
+
+[[device.slave]]
+id = 1
+name = "meter"
+every = "100ms"
+
+[[device.slave.point]]
+name = "voltage"
+table = "input"
+address = 0
+type = "float32"
+
+[[device.slave.point]]
+name = "limit"
+table = "holding"
+address = 5
+writable = true
+`, addr))
+	sub.waitFor(prefix+"/plc/status", "online")
+	sub.waitFor(prefix+"/plc/meter/status", "online")
+	sub.waitFor(prefix+"/plc/meter/voltage", "230.1")
+	sub.publish(prefix+"/plc/meter/limit/set", "42")
+	sub.waitFor(prefix+"/plc/meter/limit", "42")
 }

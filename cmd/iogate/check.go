@@ -112,6 +112,8 @@ func deviceSummary(d config.Device) string {
 	switch {
 	case d.Kind == "file":
 		fmt.Fprintf(&b, "file %s", d.Path)
+	case d.Kind == "tcp":
+		fmt.Fprintf(&b, "tcp %s (%s)", d.Remote.Address, d.Remote.Protocol)
 	case d.USB != "":
 		fmt.Fprintf(&b, "serial USB %s", d.USB)
 		if d.USBSerial != "" {
@@ -120,11 +122,14 @@ func deviceSummary(d config.Device) string {
 	default:
 		fmt.Fprintf(&b, "serial %s", d.Path)
 	}
-	if d.Kind == "serial" {
+	if d.Kind == "serial" || d.Remote.Protocol == "rfc2217" {
 		fmt.Fprintf(&b, " %d %d%s%d", d.Baud, d.DataBits, strings.ToUpper(d.Parity[:1]), d.StopBits)
 		if d.Flow != "none" {
 			b.WriteString(" " + d.Flow)
 		}
+	}
+	if d.Remote.IdleTimeout > 0 {
+		fmt.Fprintf(&b, ", redialled after %s of silence", d.Remote.IdleTimeout)
 	}
 	if d.Protocol != config.ProtocolStream {
 		return b.String()

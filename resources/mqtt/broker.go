@@ -151,6 +151,7 @@ type Broker struct {
 	addr        string
 	tlsAddr     string
 	gatewayAddr string
+	guards      []*guard
 	user        string
 	secret      string
 	cert        atomic.Pointer[tls.Certificate]
@@ -264,7 +265,9 @@ func startBroker(o BrokerOptions) (*Broker, error) {
 			return fail(err)
 		}
 		opened = append(opened, raw)
-		var nl net.Listener = &guard{Listener: raw, max: int64(l.max), busy: &b.counts.busy}
+		g := &guard{Listener: raw, max: int64(l.max), busy: &b.counts.busy}
+		b.guards = append(b.guards, g)
+		var nl net.Listener = g
 		switch {
 		case l.tls:
 			nl = tls.NewListener(nl, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: b.certificate})
@@ -401,6 +404,9 @@ type counters struct {
 func (b *Broker) Close() error {
 	if !b.closed.CompareAndSwap(false, true) {
 		return fmt.Errorf("mqtt: embedded broker on %s: %w", cmp.Or(b.addr, b.tlsAddr), net.ErrClosed)
+	}
+	for _, g := range b.guards {
+		g.settle()
 	}
 	b.server.Close()
 	if err := b.retained.close(); err != nil {

@@ -3,6 +3,7 @@ package mqtt
 import (
 	"errors"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -23,11 +24,16 @@ const spareConns = 32
 // each a deadline for its CONNECT, and keeps accepting when accept fails
 // for a moment (no descriptor free): mochi stops serving a listener for
 // good at the first error.
+//
+// It also counts the connections handed to mochi that mochi has not read
+// yet: the broker's Close waits for them (see settle), since mochi's Close
+// races with a connection it is still setting up.
 type guard struct {
 	net.Listener
-	max  int64
-	open atomic.Int64
-	busy *atomic.Uint64
+	max     int64
+	open    atomic.Int64
+	busy    *atomic.Uint64
+	handing sync.WaitGroup // connections accepted, not yet read nor closed
 }
 
 func (g *guard) Accept() (net.Conn, error) {
@@ -50,8 +56,16 @@ func (g *guard) Accept() (net.Conn, error) {
 			continue
 		}
 		c.SetDeadline(time.Now().Add(connectTimeout))
+		g.handing.Add(1)
 		return &guardedConn{Conn: c, g: g}, nil
 	}
+}
+
+// settle stops accepting and waits until every connection accepted is in
+// mochi's hands (it read from it) or closed.
+func (g *guard) settle() {
+	g.Listener.Close()
+	g.handing.Wait()
 }
 
 // guardedConn gives its listener's slot back when it is closed.
@@ -59,9 +73,16 @@ type guardedConn struct {
 	net.Conn
 	g      *guard
 	closed atomic.Bool
+	handed sync.Once
+}
+
+func (c *guardedConn) Read(p []byte) (int, error) {
+	c.handed.Do(c.g.handing.Done)
+	return c.Conn.Read(p)
 }
 
 func (c *guardedConn) Close() error {
+	c.handed.Do(c.g.handing.Done)
 	if c.closed.CompareAndSwap(false, true) {
 		c.g.open.Add(-1)
 	}

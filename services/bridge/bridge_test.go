@@ -95,7 +95,11 @@ func (w *world) plug(name string) *serial.PTY {
 	return p
 }
 
+// unplug closes the device's pty, its link first, as udev removes a
+// device's links: a pty number freed by the close may soon be another
+// test's, which the gateway would otherwise open as this device.
 func (w *world) unplug(name string) {
+	os.Remove(filepath.Join(w.dir, name))
 	w.devices[name].Close()
 	delete(w.devices, name)
 }
@@ -111,7 +115,11 @@ func (w *world) config(mqttExtra string, devices map[string]string) *config.Conf
 	}
 	fmt.Fprintf(&b, "[gateway]\nid = \"gw\"\nstate_dir = %q\n[mqtt]\nbroker = %q\nkeepalive = \"5s\"\n%s\n", w.dir, broker, mqttExtra)
 	for name, extra := range devices {
-		fmt.Fprintf(&b, "[[device]]\nname = %q\npath = %q\nreconnect_min = \"20ms\"\nreconnect_max = \"200ms\"\n%s\n", name, filepath.Join(w.dir, name), extra)
+		path := fmt.Sprintf("path = %q\n", filepath.Join(w.dir, name))
+		if strings.Contains(extra, `kind = "tcp"`) {
+			path = "" // reached at its address
+		}
+		fmt.Fprintf(&b, "[[device]]\nname = %q\n%sreconnect_min = \"20ms\"\nreconnect_max = \"200ms\"\n%s\n", name, path, extra)
 	}
 	c, err := config.Parse("test.toml", []byte(b.String()))
 	if err != nil {

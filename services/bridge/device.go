@@ -36,7 +36,8 @@ type device struct {
 
 	onReopen, onBreakEnd, onModemPoll func()
 
-	tcp *access // TCP access, when tcp_listen is set
+	tcp    *access // TCP access, when tcp_listen is set
+	remote *remote // kind = "tcp": the connection to the device
 
 	// RFC 2217 access: the line settings in force, and the client that
 	// set them.
@@ -164,6 +165,10 @@ func (d *device) open() {
 	if d.gone || d.s.stopping {
 		return
 	}
+	if d.cfg.Kind == "tcp" {
+		d.dialRemote() // it comes online at Connected
+		return
+	}
 	r := d.s.r
 	t, err := d.openTransport()
 	if err == nil {
@@ -180,6 +185,13 @@ func (d *device) open() {
 	}
 	d.port, _ = t.(*serial.Port)
 	d.reapply()
+	d.opened()
+}
+
+// opened takes the device, registered as d.id, online: its port opened, or
+// its connection came up.
+func (d *device) opened() {
+	r := d.s.r
 	if !d.openAt.IsZero() {
 		d.stats.Reopens++
 	}
@@ -247,7 +259,11 @@ func (d *device) write(data []byte) error {
 	if d.id == 0 {
 		return errors.New("device is offline")
 	}
-	if err := d.s.r.Send(d.id, data); err != nil {
+	out := data
+	if d.remote != nil {
+		out = d.remote.escape(data)
+	}
+	if err := d.s.r.Send(d.id, out); err != nil {
 		return err
 	}
 	d.stats.TxBytes += uint64(len(data))
@@ -298,6 +314,9 @@ func (d *device) close(last string) {
 	d.cancel(&d.reopen)
 	d.cancel(&d.breakTimer)
 	d.cancel(&d.modemTimer)
+	if d.remote != nil {
+		d.remote.stop()
+	}
 	if d.id != 0 {
 		if res, err := d.s.r.Unregister(d.id); err == nil {
 			res.Close()

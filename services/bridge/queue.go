@@ -33,9 +33,6 @@ func (q *txnQueue[T]) pop() (T, bool) {
 	return q.lanes[scheduled].pop()
 }
 
-// len is the number of transactions waiting.
-func (q *txnQueue[T]) len() int { return q.lanes[0].n + q.lanes[1].n }
-
 // drain removes every transaction waiting, calling fn on each.
 func (q *txnQueue[T]) drain(fn func(T)) {
 	for {

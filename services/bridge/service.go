@@ -249,6 +249,8 @@ func (s *Service) Command(_ *reactor.Reactor, cmd any) {
 		if s.link != nil {
 			s.link.resolved(c)
 		}
+	case remoteResolved:
+		c.rm.resolved(c)
 	case reloadCommand:
 		s.reload(c.plan)
 	case spoolFailedCommand:
