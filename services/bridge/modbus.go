@@ -289,6 +289,10 @@ func (m *modbusMaster) received(data []byte) {
 // answered acts on the reply of the open transaction.
 func (m *modbusMaster) answered(err error) {
 	t := m.open
+	if m.d.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
+		m.d.log.WithField("request", fmt.Sprintf("% x", m.frame)).WithField("answer", fmt.Sprintf("% x", m.reader().PDU())).
+			WithField("ms", m.d.s.r.Now().Sub(t.start).Milliseconds()).WithError(err).Debug("modbus: answered")
+	}
 	var exc modbus.Exception
 	switch {
 	case err == nil:
@@ -320,6 +324,9 @@ func (m *modbusMaster) answered(err error) {
 // its slave is taken to be offline.
 func (m *modbusMaster) retry(cause error) {
 	t := m.open
+	if m.d.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
+		m.d.log.WithField("request", fmt.Sprintf("% x", m.frame)).WithField("try", t.tries+1).WithError(cause).Debug("modbus: not answered")
+	}
 	if errors.Is(cause, errTimeout) && t.slave != nil {
 		t.slave.stats.Timeouts++
 	}

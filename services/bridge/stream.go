@@ -291,7 +291,9 @@ func (p *stream) next() {
 		t.sentAt = d.s.r.Now()
 		p.open = t
 		p.timeout = d.s.r.SetTimer(t.timeout, p.onTime)
-		d.log.WithField("sent", printable(t.send)).WithField("for", t.what()).Debug("asked")
+		if d.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
+			d.log.WithField("sent", printable(t.send)).WithField("for", t.what()).Debug("asked")
+		}
 	}
 }
 
@@ -312,7 +314,9 @@ func (p *stream) answered(t *ask, frame []byte) {
 	p.open = nil
 	d.cancel(&p.timeout)
 	took := d.s.r.Now().Sub(t.sentAt)
-	d.log.WithField("answer", printable(frame)).WithField("for", t.what()).WithField("ms", took.Milliseconds()).Debug("answered")
+	if d.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
+		d.log.WithField("answer", printable(frame)).WithField("for", t.what()).WithField("ms", took.Milliseconds()).Debug("answered")
+	}
 	switch {
 	case t.poll != nil:
 		t.poll.queued = false
