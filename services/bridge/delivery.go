@@ -99,6 +99,11 @@ type state struct {
 	topic *topic
 	value []byte
 	final bool
+	// gone, if set, is called when a removed state is forgotten: at the
+	// PUBACK of a message of it after remove. For a state published only
+	// by remove (Home Assistant's removals), the broker then has its last
+	// value.
+	gone func()
 }
 
 func newDelivery(r *reactor.Reactor, log *logrus.Entry, limit *limiter, ts *topics, qos byte) *delivery {
@@ -137,6 +142,15 @@ func (o *delivery) set(st *state, value string) {
 func (o *delivery) remove(st *state, last string) {
 	st.final = true
 	o.set(st, last)
+}
+
+// again publishes a state's value once more on a live connection, for a
+// subscriber that lost it (Home Assistant after its restart).
+func (o *delivery) again(st *state) {
+	if o.up && !st.final {
+		o.q.add(st.topic, st.value, 1, false, 0).state = st
+		o.due = true
+	}
 }
 
 // forget drops a final state whose last value the broker has.
@@ -281,6 +295,9 @@ func (o *delivery) finish(m *message) {
 	}
 	if m.state != nil && m.state.final {
 		o.forget(m.state)
+		if m.state.gone != nil {
+			m.state.gone()
+		}
 	}
 	o.q.done(m)
 }

@@ -254,6 +254,7 @@ func (s *Service) apply(p *plan, left bool) {
 		}
 		d.start()
 	}
+	s.discovery.sync()
 	if brokerChanged || left || wasOn != s.mqttOn {
 		s.relink(p.broker)
 	} else if s.link != nil && s.link.up() {
