@@ -209,7 +209,7 @@ func (h *discovery) announceAgain() {
 		return // withdrawn meanwhile
 	}
 	h.resentAt = h.s.r.Now()
-	h.s.log.WithField("entities", len(h.order)).Info("home assistant: it started: discovery configs sent again")
+	h.s.log.WithField("entities", len(h.order)).Info("home assistant started: discovery configs sent again")
 	for _, st := range h.order {
 		h.s.out.again(st)
 	}
