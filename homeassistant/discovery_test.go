@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/iogate/iogate/homeassistant"
+	"github.com/iogate/iogate/homeassistant/hatest"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected.json of every golden case")
@@ -147,7 +148,7 @@ func checkAll(t *testing.T, prefix string, msgs []homeassistant.Message) {
 	topics := map[string]bool{}
 	ids := map[string]bool{}
 	for _, m := range msgs {
-		if err := validate(prefix, m.Topic, m.Payload); err != nil {
+		if err := hatest.Validate(prefix, m.Topic, m.Payload); err != nil {
 			t.Error(err)
 		}
 		if topics[m.Topic] {

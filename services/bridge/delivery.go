@@ -99,6 +99,12 @@ type state struct {
 	topic *topic
 	value []byte
 	final bool
+	last  *message // the message of its value in force, while queued
+	// gone, if set, is called when a removed state is forgotten: at the
+	// PUBACK of a message of it after remove. For a state published only
+	// by remove (Home Assistant's removals), the broker then has its last
+	// value.
+	gone func()
 }
 
 func newDelivery(r *reactor.Reactor, log *logrus.Entry, limit *limiter, ts *topics, qos byte) *delivery {
@@ -127,7 +133,8 @@ func (o *delivery) set(st *state, value string) {
 	}
 	st.value = append(st.value[:0], value...)
 	if o.up {
-		o.q.add(st.topic, st.value, 1, false, 0).state = st
+		st.last = o.q.add(st.topic, st.value, 1, false, 0)
+		st.last.state = st
 		o.due = true
 	}
 }
@@ -137,6 +144,16 @@ func (o *delivery) set(st *state, value string) {
 func (o *delivery) remove(st *state, last string) {
 	st.final = true
 	o.set(st, last)
+}
+
+// again publishes a state's value once more on a live connection, for a
+// subscriber that lost it (Home Assistant after its restart).
+func (o *delivery) again(st *state) {
+	if o.up && !st.final {
+		st.last = o.q.add(st.topic, st.value, 1, false, 0)
+		st.last.state = st
+		o.due = true
+	}
 }
 
 // forget drops a final state whose last value the broker has.
@@ -185,7 +202,7 @@ func (o *delivery) connected() {
 	fresh := make([]*message, 0, len(o.states))
 	for _, st := range o.states {
 		m := o.q.made(st.topic, st.value, 1, false, 0)
-		m.state = st
+		m.state, st.last = st, m
 		fresh = append(fresh, m)
 	}
 	o.q.prepend(fresh)
@@ -279,8 +296,12 @@ func (o *delivery) finish(m *message) {
 	if m.spoolSeq != 0 && o.disk != nil {
 		o.disk.ack(o, m.spoolSeq)
 	}
-	if m.state != nil && m.state.final {
+	if st := m.state; st != nil && st.final && st.last == m {
+		// Only the message of the last value says the broker has it.
 		o.forget(m.state)
+		if m.state.gone != nil {
+			m.state.gone()
+		}
 	}
 	o.q.done(m)
 }

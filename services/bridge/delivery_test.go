@@ -449,3 +449,23 @@ func TestDeliveryFrameTheBrokerRefuses(t *testing.T) {
 		}
 	}
 }
+
+// A reload on a live connection must not forget what is in flight: the
+// PUBACKs of the frames sent before it still finish them. (Each of
+// connected's resets is for a new connection only.)
+func TestDeliveryStateRemovedBeforeItsFirstAck(t *testing.T) {
+	f := newFixture(t, 64<<20, "drop-oldest")
+	f.o.connected()
+	st := f.o.newState(f.o.topics.get("d/status", true), "online")
+	f.o.remove(st, "offline")
+	pub := f.take()
+	if len(pub) != 2 {
+		t.Fatalf("published %q", payloads(pub))
+	}
+	f.o.acked(pub[0].id) // the old value's ack: the broker may not have the last one
+	f.o.disconnected()
+	f.o.connected()
+	if got := payloads(f.take()); len(got) != 1 || got[0] != "offline" {
+		t.Fatalf("after a reconnect %q, want the last value again", got)
+	}
+}

@@ -254,10 +254,11 @@ func (s *Service) apply(p *plan, left bool) {
 		}
 		d.start()
 	}
+	s.discovery.sync()
 	if brokerChanged || left || wasOn != s.mqttOn {
 		s.relink(p.broker)
 	} else if s.link != nil && s.link.up() {
-		s.linkUp()
+		s.subscribe() // the connection goes on: only its new topics are new
 	}
 	s.out.due = true
 	s.log.WithField("kept", len(kept)).WithField("reopened_or_added", len(fresh)).WithField("removed", removed).

@@ -71,6 +71,9 @@ type Service struct {
 	counters func(string) *DeviceStats // a device's, by name, for the life of the process
 	perName  map[string]*DeviceStats
 
+	discovery *discovery // Home Assistant's entities
+	version   string     // iogate's, which Home Assistant shows
+
 	stopping bool
 	finished bool            // the loop is told to stop
 	deadline reactor.TimerID // of a stop or a leave
@@ -107,6 +110,7 @@ func New(cfg *config.Config, log *logrus.Entry) (*Service, error) {
 		}
 		s.devices = append(s.devices, d)
 	}
+	s.discovery = newDiscovery(s)
 	s.index()
 	return s, nil
 }
@@ -139,6 +143,7 @@ func (s *Service) index() {
 	for _, d := range s.devices {
 		d.proto.commands(func(tail string, fn commandFunc) { s.commands[s.topics.get(tail, false).name] = fn })
 	}
+	s.discovery.commands(s.commands)
 }
 
 // Run opens the devices, connects to the broker and runs the loop until
@@ -177,6 +182,7 @@ func (s *Service) Run() error {
 		}
 		d.start()
 	}
+	s.discovery.start()
 	if s.link != nil {
 		s.link.connect()
 		s.stats = s.r.SetTimer(s.cfg.Metrics.StatsInterval, s.onStats)
@@ -277,6 +283,11 @@ func (s *Service) Flush(*reactor.Reactor) { s.out.flush() }
 
 func (s *Service) linkUp() {
 	s.out.connected()
+	s.subscribe()
+}
+
+// subscribe subscribes to every topic the bridge takes commands on.
+func (s *Service) subscribe() {
 	filters := make([]string, 0, len(s.commands))
 	for t := range s.commands {
 		filters = append(filters, t)

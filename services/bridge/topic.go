@@ -19,10 +19,11 @@ type topic struct {
 type topics struct {
 	prefix string
 	byTail map[string]*topic
+	byName map[string]*topic // absolute topics, outside the prefix
 }
 
 func newTopics(prefix string) *topics {
-	return &topics{prefix: prefix, byTail: map[string]*topic{}}
+	return &topics{prefix: prefix, byTail: map[string]*topic{}, byName: map[string]*topic{}}
 }
 
 // get returns the topic with the given tail, made on first use.
@@ -31,6 +32,19 @@ func (ts *topics) get(tail string, retain bool) *topic {
 	if t == nil {
 		t = &topic{tail: tail, name: ts.prefix + "/" + tail}
 		ts.byTail[tail] = t
+	}
+	t.retain = retain
+	return t
+}
+
+// absolute returns the topic named name in full, outside the prefix (Home
+// Assistant's discovery configs), made on first use: a new prefix does not
+// rename it. It has no tail, so it is never a frame's.
+func (ts *topics) absolute(name string, retain bool) *topic {
+	t := ts.byName[name]
+	if t == nil {
+		t = &topic{name: name}
+		ts.byName[name] = t
 	}
 	t.retain = retain
 	return t

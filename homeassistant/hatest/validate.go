@@ -1,4 +1,11 @@
-package homeassistant_test
+// Package hatest checks Home Assistant MQTT discovery messages the way
+// Home Assistant's discovery reads them, for the tests of the packages that
+// announce entities (homeassistant, the bridge, the integration tests).
+//
+// It is a test helper: it knows Home Assistant's schemas for the four
+// components the gateway announces and nothing of MQTT, and it is stricter
+// than Home Assistant where leniency would hide a bug of the gateway's.
+package hatest
 
 import (
 	"encoding/json"
@@ -13,7 +20,7 @@ import (
 	"github.com/iogate/iogate/homeassistant"
 )
 
-// validate checks a discovery message the way Home Assistant's MQTT
+// Validate checks a discovery message the way Home Assistant's MQTT
 // discovery reads it (homeassistant/components/mqtt/discovery.py, 2025):
 // the topic is matched, abbreviations are expanded at the top level, in
 // each availability entry, in the device and in the origin, "~" is
@@ -21,7 +28,7 @@ import (
 // result is checked against the component's schema. It is stricter than
 // Home Assistant in one way: a key the schema does not know is an error,
 // where Home Assistant drops it silently, since it would be a bug here.
-func validate(prefix, topic string, payload []byte) error {
+func Validate(prefix, topic string, payload []byte) error {
 	component, err := matchTopic(prefix, topic)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package homeassistant_test
+package hatest
 
 import (
 	"strings"
@@ -67,7 +67,7 @@ func TestValidator(t *testing.T) {
 		{"origin without name", "homeassistant/sensor/u1/config", strings.Replace(goodSensor, `"name"`, `"origin":{"sw":"1"},"name"`, 1), "origin.name: required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := validate("homeassistant", tc.topic, []byte(tc.payload))
+			err := Validate("homeassistant", tc.topic, []byte(tc.payload))
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("refused: %v", err)
