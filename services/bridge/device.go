@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/iogate/iogate/config"
+	"github.com/iogate/iogate/control"
 	"github.com/iogate/iogate/framing"
 	"github.com/iogate/iogate/reactor"
 	"github.com/iogate/iogate/resources/file"
@@ -55,6 +56,7 @@ type device struct {
 	rx, errTopic *topic
 	status       *state
 	stats        *DeviceStats
+	watch        *deviceWatch
 }
 
 // DeviceStats are a device's counters since the gateway started, and its
@@ -91,7 +93,7 @@ func (s *Service) newDevice(dc config.Device) (*device, error) {
 		s: s, cfg: dc, log: s.log.WithField("device", dc.Name), lines: defaultLines, framing: fc,
 		retry: backoff{min: dc.ReconnectMin, max: dc.ReconnectMax},
 		rx:    s.topics.get(dc.RxTail(), false), errTopic: s.topics.get(dc.Name+"/error", false),
-		stats: s.counters(dc.Name),
+		stats: s.counters(dc.Name), watch: s.watch(dc.Name),
 	}
 	d.onReopen, d.onIdle, d.onBreakEnd, d.onModemPoll = d.open, d.idleEnded, d.endBreak, d.notifyModem
 	d.mode = d.configMode()
@@ -166,6 +168,7 @@ func (d *device) open() {
 		}
 	}
 	if err != nil {
+		d.watch.down(r.Now(), err)
 		wait := d.retry.next(0)
 		d.logLimited("open", logrus.WarnLevel, "device not available", err, "retry_in", wait.String())
 		d.reopen = r.SetTimer(wait, d.onReopen)
@@ -178,6 +181,7 @@ func (d *device) open() {
 	}
 	d.openAt = r.Now()
 	d.stats.Online = true
+	d.watch.up(d.openAt)
 	if d.s.out.paused {
 		r.Pause(d.id)
 	}
@@ -190,6 +194,7 @@ func (d *device) open() {
 // Received feeds what the device sent to its clients and its framing.
 func (d *device) Received(_ *reactor.Reactor, _ reactor.ID, data []byte) {
 	d.stats.ReadBytes += uint64(len(data))
+	d.tap(control.RX, data)
 	if d.tcp != nil {
 		d.tcp.fanout(data)
 	}
@@ -261,6 +266,7 @@ func (d *device) Disconnected(_ *reactor.Reactor, _ reactor.ID, res reactor.Reso
 func (d *device) closed(cause error) {
 	d.id, d.port = 0, nil
 	d.stats.Online = false
+	d.watch.down(d.s.r.Now(), cause)
 	d.cancel(&d.idle)
 	if errors.Is(cause, file.ErrWriterGone) || errors.Is(cause, io.EOF) || d.framing.Kind == framing.Idle {
 		d.decoder.Flush()
@@ -273,6 +279,7 @@ func (d *device) closed(cause error) {
 func (d *device) frame(frame []byte) {
 	d.seq++
 	d.stats.Frames++
+	d.watch.lastFrame = d.s.r.Now()
 	d.stats.Bytes += uint64(len(frame))
 	if !d.publishing() {
 		return
@@ -321,6 +328,7 @@ func (d *device) write(data []byte) error {
 	if err := d.s.r.Send(d.id, data); err != nil {
 		return err
 	}
+	d.tap(control.TX, data)
 	d.stats.TxBytes += uint64(len(data))
 	return nil
 }

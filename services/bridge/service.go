@@ -70,6 +70,10 @@ type Service struct {
 	byTx     map[string]*device        // writable devices by their tx topic
 	counters func(string) *DeviceStats // a device's, by name, for the life of the process
 	perName  map[string]*DeviceStats
+	watches  map[string]*deviceWatch // a device's state and tracers, by name, for the life of the process
+
+	version string       // iogate's, for the control socket's hello
+	control *controlPort // the control socket
 
 	stopping bool
 	finished bool            // the loop is told to stop
@@ -166,6 +170,11 @@ func (s *Service) Run() error {
 		}
 		listeners = append(listeners, l)
 	}
+	if err := s.listenControl(); err != nil {
+		closeListeners(listeners)
+		s.out.close()
+		return err
+	}
 	for i, d := range s.devices {
 		if l := listeners[i]; l != nil {
 			if err := d.serve(l); err != nil {
@@ -243,6 +252,8 @@ func (s *Service) Command(_ *reactor.Reactor, cmd any) {
 		close(c.done)
 	case snapshotCommand:
 		c.reply <- s.snapshot()
+	case statusCommand:
+		c.reply <- s.status()
 	case resolvedCommand:
 		if s.link != nil {
 			s.link.resolved(c)
