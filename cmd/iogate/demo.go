@@ -89,6 +89,7 @@ func demo(stdout, stderr io.Writer, listen string, rate float64, messages int, l
 	if err != nil {
 		return err
 	}
+	svc.SetVersion(buildVersion())
 
 	done := make(chan struct{})
 	var stopOnce sync.Once

@@ -61,6 +61,7 @@ func serve(c *config.Config, log *logrus.Entry, setLog func(config.Log) error) e
 	if err != nil {
 		return err
 	}
+	svc.SetVersion(buildVersion())
 	if c.Metrics.Listen != "" {
 		stop, err := serveMetrics(c.Metrics.Listen, svc, broker, log)
 		if err != nil {
