@@ -52,6 +52,9 @@ func dialGateway(c *config.Config) (*gatewayConn, error) {
 	if err == nil {
 		err = control.CheckHello(m, buildVersion())
 	}
+	if errors.Is(err, control.ErrPermission) {
+		err = fmt.Errorf("%w: %s", err, permissionAdvice(path))
+	}
 	if err != nil {
 		conn.Close()
 		return nil, err
