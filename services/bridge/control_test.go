@@ -580,3 +580,15 @@ func TestTraceNeverReads(t *testing.T) {
 	c.hello()
 	c.status()
 }
+
+// A client that asks for statuses and reads none is closed, rather than
+// have them pile up in the gateway.
+func TestControlStatusNeverRead(t *testing.T) {
+	w := newWorld(t, "gps")
+	w.run(map[string]string{"gps": ""})
+	c := w.dialControl()
+	go io.WriteString(c.c, helloLine+"\n"+strings.Repeat(`{"type":"status"}`+"\n", 5000))
+	if !c.hungUp() {
+		t.Fatal("a client that reads no status was not closed")
+	}
+}
