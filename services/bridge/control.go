@@ -86,7 +86,6 @@ func (s *Service) listenControl() error {
 		ln.Close()
 		return fmt.Errorf("control socket: %w", err)
 	}
-	s.control = p
 	p.log.Debug("control: listening")
 	return nil
 }

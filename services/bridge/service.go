@@ -71,9 +71,7 @@ type Service struct {
 	counters func(string) *DeviceStats // a device's, by name, for the life of the process
 	perName  map[string]*DeviceStats
 	watches  map[string]*deviceWatch // a device's state and tracers, by name, for the life of the process
-
-	version string       // iogate's, for the control socket's hello
-	control *controlPort // the control socket
+	version  string                  // iogate's, for the control socket's hello
 
 	stopping bool
 	finished bool            // the loop is told to stop
