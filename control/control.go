@@ -50,7 +50,9 @@
 //     of the wrong type), "too-long" (a line over MaxRequest bytes),
 //     "unexpected" (a request out of order, or of an unknown type),
 //     "unknown-device" (with the names in "devices"), "busy" (too many
-//     clients), "unavailable" (the gateway cannot answer, e.g. stopping).
+//     clients), "unavailable" (the gateway cannot answer, e.g. stopping),
+//     "permission" (the peer is neither root, nor the gateway's user, nor
+//     in the socket's group; sent before the hello is answered).
 //   - Blank lines and a "\r" before the "\n" are accepted, so a person can
 //     type requests with `socat - UNIX-CONNECT:/var/lib/iogate/iogate.sock`.
 //     Unknown fields are ignored.
@@ -169,6 +171,7 @@ const (
 	ErrUnknownDevice Code = "unknown-device" // a trace of a device the gateway does not have
 	ErrBusy          Code = "busy"           // the gateway serves as many control clients as it will
 	ErrUnavailable   Code = "unavailable"    // the gateway cannot answer now, as when it is stopping
+	ErrPermission    Code = "permission"     // the peer may not use the gateway
 )
 
 func (c Code) Error() string { return "control protocol: " + string(c) }

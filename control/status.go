@@ -35,7 +35,7 @@ const (
 type Broker struct {
 	State     LinkState `json:"state"`
 	Address   string    `json:"address,omitempty"`    // the broker's URL, as in mqtt.broker
-	Since     time.Time `json:"since,omitzero"`       // when State began
+	Since     time.Time `json:"since,omitzero"`       // when it came up; when not up, when it was lost
 	LastError string    `json:"last_error,omitempty"` // why the last connection failed or ended
 }
 

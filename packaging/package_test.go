@@ -138,6 +138,7 @@ func TestDeb(t *testing.T) {
 			"Group":                   "iogate",
 			"SupplementaryGroups":     "dialout",
 			"StateDirectory":          "iogate",
+			"StateDirectoryMode":      "0710", // the group reaches the control socket
 			"ConfigurationDirectory":  "iogate",
 			"ProtectSystem":           "strict",
 			"ProtectHome":             "yes",

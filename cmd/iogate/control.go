@@ -52,6 +52,9 @@ func dialGateway(c *config.Config) (*gatewayConn, error) {
 	if err == nil {
 		err = control.CheckHello(m, buildVersion())
 	}
+	if errors.Is(err, control.ErrPermission) {
+		err = fmt.Errorf("%w: %s", err, permissionAdvice(path))
+	}
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -68,7 +71,9 @@ func permissionAdvice(path string) string {
 	}
 	group := "iogate"
 	var st syscall.Stat_t
-	if syscall.Stat(path, &st) == nil {
+	// The directory's group is the socket's, and this user may be unable
+	// to reach the socket to see.
+	if syscall.Stat(path, &st) == nil || syscall.Stat(dir, &st) == nil {
 		group = strconv.Itoa(int(st.Gid))
 		if g, err := user.LookupGroupId(group); err == nil {
 			group = g.Name

@@ -10,7 +10,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/iogate/iogate/control"
 	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/resources/mqtt"
 	"github.com/iogate/iogate/services/bridge"
@@ -30,7 +29,7 @@ func serveMetrics(addr string, svc *bridge.Service, broker *mqtt.Broker, log *lo
 		return nil, err
 	}
 	srv := &http.Server{
-		Handler:           statusPages(metrics.Handler(gateway{svc, broker}, scrapeTimeout), bridgeStatus(svc)),
+		Handler:           statusPages(metrics.Handler(gateway{svc, broker}, scrapeTimeout), svc.Status),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      2 * scrapeTimeout,
 		IdleTimeout:       time.Minute,
@@ -89,42 +88,4 @@ func gatherBroker(w *metrics.Writer, s mqtt.BrokerStats) {
 	w.One("iogate_broker_retained_refused_total", metrics.Counter, "Messages delivered but not retained: embedded_max_retained_bytes was reached.", float64(s.RetainedRefused))
 	w.One("iogate_broker_retained_save_errors_total", metrics.Counter, "Failed writes of the retained messages to the state directory.", float64(s.RetainedSaveErrors))
 	w.One("iogate_broker_reload_disconnects_total", metrics.Counter, "Clients disconnected by a reload: user removed, password changed, or no longer allowed anonymously.", float64(s.ReloadDisconnects))
-}
-
-// bridgeStatus is the status document made from the bridge's snapshot.
-// The snapshot does not have everything the document does: the gateway's
-// id, device kinds, when states began, the last frame, the spool's oldest
-// frame and Modbus slaves stay empty until the bridge gives them.
-func bridgeStatus(svc *bridge.Service) statusFunc {
-	return func(ctx context.Context) (control.Status, error) {
-		sn, err := svc.Snapshot(ctx)
-		if err != nil {
-			return control.Status{}, err
-		}
-		st := control.Status{Version: buildVersion(), Time: sn.Time, Started: sn.Started, Broker: control.Broker{State: control.LinkNone}}
-		if m := sn.MQTT; m != nil {
-			st.Broker = control.Broker{State: control.LinkConnected, Address: m.Broker, Since: m.Since}
-			switch {
-			case m.Connected:
-			case m.LastError != nil:
-				st.Broker.State, st.Broker.LastError = control.LinkDown, m.LastError.Error()
-			default:
-				st.Broker.State = control.LinkConnecting
-			}
-		}
-		if sp := sn.Spool; sp != nil {
-			st.Spool = &control.Spool{Frames: sp.Frames, Bytes: sp.Bytes, Drops: sp.Drops}
-		}
-		st.Devices = make([]control.Device, len(sn.Devices))
-		for i, d := range sn.Devices {
-			state := control.Offline
-			if d.Online {
-				state = control.Online
-			}
-			st.Devices[i] = control.Device{Name: d.Name, State: state, RxFrames: d.Frames, RxBytes: d.ReadBytes,
-				TxFrames: d.TxFrames, TxBytes: d.TxBytes, Drops: d.Drops, Discarded: d.Overlong + d.Malformed,
-				Reopens: d.Reopens, TCPClients: d.TCPClients}
-		}
-		return st, nil
-	}
 }

@@ -166,6 +166,12 @@ func TestStatusFailures(t *testing.T) {
 	busy.failure = &control.Error{Code: control.ErrBusy, Message: "the gateway serves 16 control clients already"}
 	wrong := startGateway(t)
 	wrong.hello = string(control.AppendHello(nil, "v1")) + string(control.AppendTracing(nil, []string{"x"}))
+	refused := startGateway(t)
+	refused.hello, refused.bye = string(control.AppendError(nil, &control.Error{Code: control.ErrPermission,
+		Message: "uid 1000 is neither root nor the gateway's uid 998, nor a member of group iogate (gid 998): permission denied"})), true
+	if err := os.Chmod(refused.dir, 0o710); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name, config, stderr string
@@ -180,6 +186,7 @@ func TestStatusFailures(t *testing.T) {
 		{"closed mid-line", truncated.config, "iogate status: the gateway closed the connection\n"},
 		{"an error", busy.config, "iogate status: the gateway serves 16 control clients already\n"},
 		{"a wrong answer", wrong.config, "iogate status: the gateway answered a status request with a tracing message\n"},
+		{"refused", refused.config, "iogate status: uid 1000 is neither root nor the gateway's uid 998, nor a member of group iogate (gid 998): permission denied: run it as root, or as a member of the group "},
 	} {
 		code, stdout, stderr := runCLI("status", "-c", tc.config)
 		if code != exitFailure || stdout != "" || !strings.HasPrefix(stderr, tc.stderr) {

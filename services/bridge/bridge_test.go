@@ -26,6 +26,9 @@ import (
 
 const deadline = 15 * time.Second
 
+// testVersion is the iogate version of the gateways under test.
+const testVersion = "v0.0.0-test"
+
 // msg is one MQTT message the test's subscriber saw.
 type msg struct {
 	topic, payload string
@@ -140,6 +143,7 @@ func (w *world) run(devices map[string]string) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	w.svc.SetVersion(testVersion)
 	w.done = make(chan error, 1)
 	go func() { w.done <- w.svc.Run() }()
 	w.t.Cleanup(w.stop)

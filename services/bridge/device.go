@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/iogate/iogate/config"
+	"github.com/iogate/iogate/control"
 	"github.com/iogate/iogate/reactor"
 	"github.com/iogate/iogate/resources/file"
 	"github.com/iogate/iogate/resources/serial"
@@ -50,6 +51,7 @@ type device struct {
 	rx, errTopic *topic
 	status       *state
 	stats        *DeviceStats
+	watch        *deviceWatch
 }
 
 // DeviceStats are a device's counters since the gateway started, and its
@@ -102,7 +104,7 @@ func (s *Service) newDevice(dc config.Device) (*device, error) {
 		s: s, cfg: dc, log: s.log.WithField("device", dc.Name), lines: defaultLines,
 		retry: backoff{min: dc.ReconnectMin, max: dc.ReconnectMax},
 		rx:    s.topics.get(dc.RxTail(), false), errTopic: s.topics.get(dc.Name+"/error", false),
-		stats: s.counters(dc.Name),
+		stats: s.counters(dc.Name), watch: s.watch(dc.Name),
 	}
 	d.onReopen, d.onBreakEnd, d.onModemPoll = d.open, d.endBreak, d.notifyModem
 	d.mode = d.configMode()
@@ -178,6 +180,7 @@ func (d *device) open() {
 		}
 	}
 	if err != nil {
+		d.watch.down(r.Now(), err)
 		wait := d.retry.next(0)
 		d.logLimited("open", logrus.WarnLevel, "device not available", err, "retry_in", wait.String())
 		d.reopen = r.SetTimer(wait, d.onReopen)
@@ -197,6 +200,7 @@ func (d *device) opened() {
 	}
 	d.openAt = r.Now()
 	d.stats.Online = true
+	d.watch.up(d.openAt)
 	if d.s.out.paused {
 		r.Pause(d.id)
 	}
@@ -210,6 +214,7 @@ func (d *device) opened() {
 // Received hands what the device sent to its clients and its protocol.
 func (d *device) Received(_ *reactor.Reactor, _ reactor.ID, data []byte) {
 	d.stats.ReadBytes += uint64(len(data))
+	d.tap(control.RX, data)
 	if d.tcp != nil {
 		d.tcp.fanout(data)
 	}
@@ -251,6 +256,7 @@ func (d *device) Disconnected(_ *reactor.Reactor, _ reactor.ID, res reactor.Reso
 func (d *device) closed(cause error) {
 	d.id, d.port = 0, nil
 	d.stats.Online = false
+	d.watch.down(d.s.r.Now(), cause)
 	d.proto.closed(errors.Is(cause, file.ErrWriterGone) || errors.Is(cause, io.EOF))
 }
 
@@ -266,6 +272,7 @@ func (d *device) write(data []byte) error {
 	if err := d.s.r.Send(d.id, out); err != nil {
 		return err
 	}
+	d.tap(control.TX, data)
 	d.stats.TxBytes += uint64(len(data))
 	return nil
 }

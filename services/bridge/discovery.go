@@ -56,10 +56,6 @@ func newDiscovery(s *Service) *discovery {
 	return h
 }
 
-// SetVersion sets the iogate version the gateway gives: Home Assistant
-// shows it as the gateway device's software version. Call it before Run.
-func (s *Service) SetVersion(v string) { s.version = v }
-
 // start reads what was announced before, and announces the configuration.
 func (h *discovery) start() {
 	ann, err := homeassistant.Open(h.s.cfg.Gateway.StateDir)

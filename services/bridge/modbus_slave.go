@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/iogate/iogate/config"
+	"github.com/iogate/iogate/control"
 	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/modbus"
 	"github.com/iogate/iogate/reactor"
@@ -127,6 +128,7 @@ func (s *slave) due() {
 // answered: the slave is there.
 func (s *slave) answered(took time.Duration) {
 	s.stats.LastAnswer = s.m.d.s.r.Now()
+	s.m.d.watch.lastFrame = s.stats.LastAnswer
 	s.stats.Latency.ObserveDuration(took)
 	s.retry.reset()
 	s.setOnline(true)
@@ -174,6 +176,20 @@ func (s *slave) split(t *mtxn) {
 			s.pending++
 		}
 	}
+}
+
+// statusOf is the slaves' part of the status.
+func (m *modbusMaster) statusOf() []control.Slave {
+	out := make([]control.Slave, 0, len(m.slaves))
+	for _, s := range m.slaves {
+		state := control.Offline
+		if s.online {
+			state = control.Online
+		}
+		out = append(out, control.Slave{Name: s.cfg.Name, ID: int(s.cfg.ID), State: state, Since: s.stats.Since,
+			LastAnswer: s.stats.LastAnswer, Timeouts: s.stats.Timeouts})
+	}
+	return out
 }
 
 // pointNames names the points of a read, for the log.

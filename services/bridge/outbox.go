@@ -20,6 +20,8 @@ type message struct {
 	id       uint16 // packet id while sent and not acked
 	sentAt   time.Time
 	kicks    int // connections in a row that ended right after it was sent
+	// at is when a frame in the spool was read, for the status.
+	at time.Time
 }
 
 // outbox holds the messages for the broker in the order they were made, and

@@ -70,9 +70,10 @@ type Service struct {
 	commands map[string]commandFunc    // what each subscribed topic goes to
 	counters func(string) *DeviceStats // a device's, by name, for the life of the process
 	perName  map[string]*DeviceStats
+	watches  map[string]*deviceWatch // a device's state and tracers, by name, for the life of the process
+	version  string                  // iogate's: the control socket's hello, Home Assistant's software version
 
 	discovery *discovery // Home Assistant's entities
-	version   string     // iogate's, which Home Assistant shows
 
 	stopping bool
 	finished bool            // the loop is told to stop
@@ -173,6 +174,11 @@ func (s *Service) Run() error {
 		}
 		listeners = append(listeners, l)
 	}
+	if err := s.listenControl(); err != nil {
+		closeListeners(listeners)
+		s.out.close()
+		return err
+	}
 	for i, d := range s.devices {
 		if l := listeners[i]; l != nil {
 			if err := d.listen(l); err != nil {
@@ -251,6 +257,8 @@ func (s *Service) Command(_ *reactor.Reactor, cmd any) {
 		close(c.done)
 	case snapshotCommand:
 		c.reply <- s.snapshot()
+	case statusCommand:
+		c.reply <- s.status()
 	case resolvedCommand:
 		if s.link != nil {
 			s.link.resolved(c)

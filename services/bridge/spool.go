@@ -100,7 +100,8 @@ func (s *store) attach(r *reactor.Reactor) {
 // append stores a durable message and queues it behind everything before
 // it.
 func (s *store) append(o *delivery, t *topic, payload []byte) error {
-	seq, err := s.sp.Append(t.tail, payload, s.r.Now())
+	now := s.r.Now()
+	seq, err := s.sp.Append(t.tail, payload, now)
 	switch {
 	case errors.Is(err, spool.ErrTooLarge):
 		return fmt.Errorf("%w: a payload of %d bytes, and the spool takes records of up to %d", errFrameTooLarge, len(payload), s.sp.MaxRecord())
@@ -123,7 +124,7 @@ func (s *store) append(o *delivery, t *topic, payload []byte) error {
 	}
 	s.armSync()
 	if seq == s.next && len(s.held) == 0 && o.q.bytes < outboxHigh {
-		o.q.add(t, payload, o.qos, true, seq)
+		o.q.add(t, payload, o.qos, true, seq).at = now
 		s.next = seq + 1
 	}
 	return nil
@@ -176,7 +177,7 @@ func (s *store) read(o *delivery) bool {
 			next = rec.Seq
 			break
 		}
-		o.q.add(o.topics.spooled(rec.Key), rec.Payload, o.qos, true, rec.Seq)
+		o.q.add(o.topics.spooled(rec.Key), rec.Payload, o.qos, true, rec.Seq).at = rec.Time
 	}
 	s.next = next
 	return len(recs) > 0

@@ -140,6 +140,7 @@ func (p *stream) frame(frame []byte) {
 	p.seq++
 	d.stats.Frames++
 	d.stats.Bytes += uint64(len(frame))
+	d.watch.lastFrame = d.s.r.Now()
 	if t := p.open; t != nil {
 		p.answered(t, frame)
 		return
