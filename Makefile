@@ -33,6 +33,24 @@ build:
 ## test: everything CI checks, in order of cost.
 test: deps fmt-check vet lint cross unit
 
+# need_python installs, likewise, the package of each module:package pair
+# whose module Debian's python3 cannot import.
+define need_python
+	@missing=""; \
+	for pair in $(1); do \
+		mod=$${pair%%:*}; pkg=$${pair#*:}; \
+		/usr/bin/python3 -c "import $$mod" 2>/dev/null || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+		else \
+			echo "missing:$$missing; install them first: sudo apt-get install$$missing" >&2; exit 1; \
+		fi; \
+	fi
+endef
+
 # need installs, with apt-get when root on Debian, the package of each
 # command:package pair whose command is missing; otherwise it says what to
 # install and fails.
@@ -54,16 +72,10 @@ endef
 
 ## deps: the programs the integration tests start, and those the package test runs.
 deps:
-	$(call need,socat:socat mosquitto:mosquitto mosquitto_passwd:mosquitto mosquitto_sub:mosquitto-clients dpkg-deb:dpkg shellcheck:shellcheck systemd-analyze:systemd chromium:chromium)
-	@# pyserial, the RFC 2217 client of the integration tests, in Debian's python3.
-	@if ! /usr/bin/python3 -c 'import serial.rfc2217' 2>/dev/null; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing: python3-serial"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-serial >/dev/null || exit 1; \
-		else \
-			echo "missing: python3-serial; install it first: sudo apt-get install python3-serial" >&2; exit 1; \
-		fi; \
-	fi
+	$(call need,socat:socat mosquitto:mosquitto mosquitto_passwd:mosquitto mosquitto_sub:mosquitto-clients ser2net:ser2net mbpoll:mbpoll dpkg-deb:dpkg shellcheck:shellcheck systemd-analyze:systemd chromium:chromium)
+	@# The Python peers in Debian's python3: pyserial (the RFC 2217 client) and
+	@# pymodbus (the Modbus slaves).
+	$(call need_python,serial.rfc2217:python3-serial pymodbus.server:python3-pymodbus)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
